@@ -1,0 +1,3 @@
+"""Registers the project's pytest plugins for every service's tests."""
+
+pytest_plugins = ["testkit.plugin"]

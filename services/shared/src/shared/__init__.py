@@ -1,0 +1,1 @@
+"""Shared core of the Spotify listening-history service."""

@@ -1,0 +1,1 @@
+"""Database: models, the async engine manager and migrations."""

@@ -1,0 +1,127 @@
+"""The async engine and sessions, set up right for SQLite and for PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from shared.config import DatabaseSettings
+
+
+def normalise_database_url(url: str | URL) -> URL:
+    """Pick the async driver for a plain `sqlite://` or `postgresql://` URL."""
+    parsed = make_url(url)
+    if parsed.drivername in {"sqlite", "sqlite+pysqlite"}:
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"}:
+        return parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+class DatabaseManager:
+    """Owns the engine and hands out sessions; one per process."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        busy_timeout_ms: int = 5000,
+        echo: bool = False,
+    ) -> None:
+        self.url = normalise_database_url(url)
+        self._busy_timeout_ms = busy_timeout_ms
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            self._ensure_sqlite_directory()
+            # One file, many short transactions: pooling buys nothing and NullPool never
+            # shares a connection across event loops (tests, CLI and servers differ).
+            kwargs["poolclass"] = NullPool
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite(self.engine)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: DatabaseSettings) -> DatabaseManager:
+        """Build from the database settings."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            busy_timeout_ms=settings.database_busy_timeout_ms,
+            echo=settings.database_echo,
+        )
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True on SQLite."""
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits when the block succeeds, rolls back when it raises."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not reachable"
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    def _ensure_sqlite_directory(self) -> None:
+        database = self.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    def _configure_sqlite(self, engine: AsyncEngine) -> None:
+        busy_timeout_ms = self._busy_timeout_ms
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so
+            # SAVEPOINTs and rollbacks behave as on PostgreSQL.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,372 @@
+"""ORM models: the tables of DESIGN §4, with the constraints and indexes the queries need."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.db.base import Base, BigIntPK, JSONDocument, enum_values, utc_now
+from shared.db.enums import (
+    ImportFormat,
+    ImportStatus,
+    InitialSyncStatus,
+    ItemKind,
+    JobStatus,
+    JobType,
+    PlaySource,
+    TokenScope,
+    UserStatus,
+)
+
+
+def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
+    """A portable enum column: VARCHAR plus a named CHECK constraint on both dialects."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        values_callable=enum_values,
+        length=32,
+        validate_strings=True,
+    )
+
+
+class TimestampMixin:
+    """created_at / updated_at maintained by the ORM."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class User(TimestampMixin, Base):
+    """A listener whose history is kept: authorised through Spotify, or import-only."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spotify_user_id: Mapped[str] = mapped_column(String(255), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    country: Mapped[str | None] = mapped_column(String(8))
+    product: Mapped[str | None] = mapped_column(String(32))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[UserStatus] = mapped_column(
+        _enum(UserStatus, "user_status"), default=UserStatus.ACTIVE, index=True
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+    token: Mapped[SpotifyToken | None] = relationship(
+        back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
+    checkpoint: Mapped[SyncCheckpoint | None] = relationship(
+        back_populates="user", lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class SpotifyToken(TimestampMixin, Base):
+    """A user's Spotify tokens, both encrypted at rest."""
+
+    __tablename__ = "spotify_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    access_token_encrypted: Mapped[str] = mapped_column(Text)
+    refresh_token_encrypted: Mapped[str] = mapped_column(Text)
+    token_type: Mapped[str] = mapped_column(String(32), default="Bearer")
+    scope: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(back_populates="token", lazy="raise")
+
+
+class Artist(TimestampMixin, Base):
+    """An artist: the Spotify artist ID, or `local:<sha1>` when an export gives only a name."""
+
+    __tablename__ = "artists"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    genres: Mapped[list[str] | None] = mapped_column(JSONDocument)
+
+    __table_args__ = (Index("ix_artists_name", "name"),)
+
+
+class Track(TimestampMixin, Base):
+    """A playable item: the Spotify ID when known, `local:<sha1>` only when there is none."""
+
+    __tablename__ = "tracks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[ItemKind] = mapped_column(_enum(ItemKind, "item_kind"), default=ItemKind.TRACK)
+    name: Mapped[str] = mapped_column(String(512))
+    album_id: Mapped[str | None] = mapped_column(String(64))
+    album_name: Mapped[str | None] = mapped_column(String(512))
+    show_name: Mapped[str | None] = mapped_column(String(512))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    isrc: Mapped[str | None] = mapped_column(String(32))
+    explicit: Mapped[bool | None] = mapped_column(Boolean)
+
+    artists: Mapped[list[TrackArtist]] = relationship(
+        back_populates="track",
+        lazy="raise",
+        order_by="TrackArtist.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    __table_args__ = (Index("ix_tracks_name", "name"),)
+
+
+class TrackArtist(Base):
+    """Which artists made a track, in credit order."""
+
+    __tablename__ = "track_artists"
+
+    track_id: Mapped[str] = mapped_column(
+        ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    artist_id: Mapped[str] = mapped_column(
+        ForeignKey("artists.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    track: Mapped[Track] = relationship(back_populates="artists", lazy="raise")
+    artist: Mapped[Artist] = relationship(lazy="raise")
+
+    __table_args__ = (
+        Index("ix_track_artists_artist_id_track_id", "artist_id", "track_id"),
+        CheckConstraint("position >= 0", name="position_non_negative"),
+    )
+
+
+class Play(Base):
+    """One listen: unique per (user, played_at, track); played_at is when the play ended."""
+
+    __tablename__ = "plays"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    track_id: Mapped[str] = mapped_column(ForeignKey("tracks.id", ondelete="RESTRICT"))
+    played_at: Mapped[datetime]
+    ms_played: Mapped[int] = mapped_column(Integer)
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "play_item_kind"), default=ItemKind.TRACK
+    )
+    source: Mapped[PlaySource] = mapped_column(_enum(PlaySource, "play_source"))
+    context_type: Mapped[str | None] = mapped_column(String(32))
+    context_uri: Mapped[str | None] = mapped_column(String(255))
+    reason_start: Mapped[str | None] = mapped_column(String(64))
+    reason_end: Mapped[str | None] = mapped_column(String(64))
+    skipped: Mapped[bool | None] = mapped_column(Boolean)
+    shuffle: Mapped[bool | None] = mapped_column(Boolean)
+    offline: Mapped[bool | None] = mapped_column(Boolean)
+    platform: Mapped[str | None] = mapped_column(String(255))
+    import_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_jobs.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "played_at", "track_id"),
+        Index("ix_plays_user_id_track_id", "user_id", "track_id"),
+        Index("ix_plays_import_job_id", "import_job_id"),
+        Index("ix_plays_track_id", "track_id"),
+        CheckConstraint("ms_played >= 0", name="ms_played_non_negative"),
+    )
+
+
+class AudioFeatures(Base):
+    """Spotify's audio features of a track, filled by enrichment where Spotify still allows it."""
+
+    __tablename__ = "audio_features"
+
+    track_id: Mapped[str] = mapped_column(
+        ForeignKey("tracks.id", ondelete="CASCADE"), primary_key=True
+    )
+    danceability: Mapped[float | None] = mapped_column(Float)
+    energy: Mapped[float | None] = mapped_column(Float)
+    key: Mapped[int | None] = mapped_column(Integer)
+    loudness: Mapped[float | None] = mapped_column(Float)
+    mode: Mapped[int | None] = mapped_column(Integer)
+    speechiness: Mapped[float | None] = mapped_column(Float)
+    acousticness: Mapped[float | None] = mapped_column(Float)
+    instrumentalness: Mapped[float | None] = mapped_column(Float)
+    liveness: Mapped[float | None] = mapped_column(Float)
+    valence: Mapped[float | None] = mapped_column(Float)
+    tempo: Mapped[float | None] = mapped_column(Float)
+    time_signature: Mapped[int | None] = mapped_column(Integer)
+    fetched_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SyncCheckpoint(Base):
+    """Per user: the initial back-fill, the polling cursor and schedule, the last error."""
+
+    __tablename__ = "sync_checkpoints"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    initial_sync_status: Mapped[InitialSyncStatus] = mapped_column(
+        _enum(InitialSyncStatus, "initial_sync_status"), default=InitialSyncStatus.PENDING
+    )
+    initial_sync_started_at: Mapped[datetime | None]
+    initial_sync_completed_at: Mapped[datetime | None]
+    after_cursor_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_poll_started_at: Mapped[datetime | None]
+    last_poll_completed_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None] = mapped_column(index=True)
+    deferred_until: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    user: Mapped[User] = relationship(back_populates="checkpoint", lazy="raise")
+
+
+class ImportJob(Base):
+    """An uploaded privacy-export archive and the progress of its import."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    original_filename: Mapped[str] = mapped_column(String(512))
+    stored_path: Mapped[str] = mapped_column(String(1024))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    format: Mapped[ImportFormat] = mapped_column(
+        _enum(ImportFormat, "import_format"), default=ImportFormat.UNKNOWN
+    )
+    status: Mapped[ImportStatus] = mapped_column(
+        _enum(ImportStatus, "import_status"), default=ImportStatus.PENDING
+    )
+    records_total: Mapped[int | None] = mapped_column(Integer)
+    records_processed: Mapped[int] = mapped_column(Integer, default=0)
+    records_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    records_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    records_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    skip_reasons: Mapped[dict[str, int] | None] = mapped_column(JSONDocument)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_import_jobs_user_id_sha256", "user_id", "sha256"),
+        Index("ix_import_jobs_status_created_at", "status", "created_at"),
+    )
+
+
+class JobRun(Base):
+    """Every unit of collector work: what, for whom, who claimed it, how it went."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    job_type: Mapped[JobType] = mapped_column(_enum(JobType, "job_type"))
+    status: Mapped[JobStatus] = mapped_column(
+        _enum(JobStatus, "job_status"), default=JobStatus.PENDING
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    import_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_jobs.id", ondelete="CASCADE")
+    )
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    scheduled_at: Mapped[datetime] = mapped_column(default=utc_now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    records_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    records_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    records_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        Index("ix_job_runs_status_scheduled_at", "status", "scheduled_at"),
+        Index("ix_job_runs_user_id_created_at", "user_id", "created_at"),
+        Index("ix_job_runs_created_at", "created_at"),
+        Index("ix_job_runs_import_job_id", "import_job_id"),
+    )
+
+
+class LogEntry(Base):
+    """A log line kept for the admin log viewer (no foreign keys: logs outlive what they name)."""
+
+    __tablename__ = "logs"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    service: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(16))
+    logger: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    job_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    import_job_id: Mapped[int | None] = mapped_column(Integer)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+    __table_args__ = (
+        Index("ix_logs_created_at", "created_at"),
+        Index("ix_logs_service_level_created_at", "service", "level", "created_at"),
+        Index("ix_logs_request_id", "request_id"),
+        Index("ix_logs_user_id_created_at", "user_id", "created_at"),
+    )
+
+
+class ApiToken(Base):
+    """A hashed tool token: admin-wide, or scoped to one user; revocable."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[TokenScope] = mapped_column(_enum(TokenScope, "token_scope"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(
+            "(scope = 'admin' AND user_id IS NULL) OR (scope = 'user' AND user_id IS NOT NULL)",
+            name="scope_matches_user",
+        ),
+    )
+
+
+class OAuthState(Base):
+    """A login attempt's state nonce, so each callback state is accepted at most once."""
+
+    __tablename__ = "oauth_states"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]

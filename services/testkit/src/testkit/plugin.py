@@ -1,0 +1,141 @@
+"""Pytest plugin: every SQL test runs on SQLite and on PostgreSQL.
+
+`database` and `db_session` are parametrised by dialect; pytest groups the tests by it, so
+each dialect's database is built once per run. With CI=true a missing PostgreSQL fails the
+run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from _pytest.terminal import TerminalReporter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.manager import DatabaseManager
+from testkit.databases import (
+    PostgresDatabaseFactory,
+    PostgresUnavailableError,
+    SqliteDatabaseFactory,
+)
+
+DIALECTS = ("sqlite", "postgresql")
+
+FreshDatabase = Callable[..., Awaitable[DatabaseManager]]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+async def postgres_factory() -> AsyncIterator[PostgresDatabaseFactory | None]:
+    """The PostgreSQL database factory, or None when the server is down outside CI."""
+    factory = PostgresDatabaseFactory()
+    try:
+        await factory.template()
+    except PostgresUnavailableError as exc:
+        if _in_ci():
+            pytest.fail(f"{exc} (CI=true: PostgreSQL is required)", pytrace=False)
+        yield None
+        return
+    yield factory
+    await factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> SqliteDatabaseFactory:
+    """The SQLite database factory, files in a temporary folder."""
+    return SqliteDatabaseFactory(tmp_path_factory.mktemp("sqlite"))
+
+
+@pytest.fixture(scope="session", params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    """The database dialect this test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def database_factory(
+    dialect: str,
+    sqlite_factory: SqliteDatabaseFactory,
+    postgres_factory: PostgresDatabaseFactory | None,
+) -> SqliteDatabaseFactory | PostgresDatabaseFactory:
+    """The factory of the current dialect (skips PostgreSQL tests only outside CI)."""
+    if dialect == "sqlite":
+        return sqlite_factory
+    if postgres_factory is None:
+        pytest.skip("PostgreSQL is not reachable (set TEST_POSTGRES_URL; required when CI=true)")
+    return postgres_factory
+
+
+@pytest.fixture(scope="session")
+async def database(
+    database_factory: SqliteDatabaseFactory | PostgresDatabaseFactory,
+) -> AsyncIterator[DatabaseManager]:
+    """A migrated database shared by the run's tests of one dialect."""
+    url = await database_factory.create()
+    manager = DatabaseManager(url)
+    yield manager
+    await manager.dispose()
+    await database_factory.drop(url)
+
+
+@pytest.fixture
+async def db_session(database: DatabaseManager) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that is rolled back after the test.
+
+    Code under test may commit: commits become SAVEPOINT releases inside the outer transaction.
+    """
+    async with database.engine.connect() as conn:
+        outer = await conn.begin()
+        session = AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
+
+
+@pytest.fixture
+async def fresh_database(
+    database_factory: SqliteDatabaseFactory | PostgresDatabaseFactory,
+) -> AsyncIterator[FreshDatabase]:
+    """Makes new databases (migrated unless migrated=False) for tests needing many connections."""
+    made: list[tuple[str, DatabaseManager]] = []
+
+    async def make(*, migrated: bool = True) -> DatabaseManager:
+        url = await database_factory.create(migrated=migrated)
+        manager = DatabaseManager(url)
+        made.append((url, manager))
+        return manager
+
+    yield make
+    for url, manager in made:
+        await manager.dispose()
+        await database_factory.drop(url)
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
+    """Say how many tests passed on each database."""
+    passed = terminalreporter.stats.get("passed", [])
+    counts: Counter[str] = Counter()
+    for report in passed:
+        if report.when != "call":
+            continue
+        for name in DIALECTS:
+            if (
+                f"[{name}" in report.nodeid
+                or f"-{name}]" in report.nodeid
+                or f"-{name}-" in (report.nodeid)
+            ):
+                counts[name] += 1
+    if counts:
+        terminalreporter.write_sep("-", "SQL tests by database")
+        for name in DIALECTS:
+            terminalreporter.write_line(f"{name}: {counts[name]} passed")

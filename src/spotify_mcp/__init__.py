@@ -1,0 +1,1 @@
+"""The spotify-mcp command line."""
