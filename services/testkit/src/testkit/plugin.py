@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from typing import Any
 
 import pytest
 from _pytest.terminal import TerminalReporter
@@ -121,20 +122,21 @@ async def fresh_database(
         await database_factory.drop(url)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, Any, None]:
+    """Label each test report with the dialect it ran on, for the summary below."""
+    outcome = yield
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "dialect" in callspec.params:
+        outcome.get_result().user_properties.append(("dialect", callspec.params["dialect"]))
+
+
 def pytest_terminal_summary(terminalreporter: TerminalReporter) -> None:
     """Say how many tests passed on each database."""
-    passed = terminalreporter.stats.get("passed", [])
     counts: Counter[str] = Counter()
-    for report in passed:
-        if report.when != "call":
-            continue
-        for name in DIALECTS:
-            if (
-                f"[{name}" in report.nodeid
-                or f"-{name}]" in report.nodeid
-                or f"-{name}-" in (report.nodeid)
-            ):
-                counts[name] += 1
+    for report in terminalreporter.stats.get("passed", []):
+        if report.when == "call":
+            counts.update(value for key, value in report.user_properties if key == "dialect")
     if counts:
         terminalreporter.write_sep("-", "SQL tests by database")
         for name in DIALECTS:

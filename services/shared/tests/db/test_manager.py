@@ -1,0 +1,135 @@
+"""DatabaseManager: the same behaviour on SQLite and PostgreSQL where it matters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.manager import DatabaseManager, normalise_database_url
+from shared.db.models import Play, User
+from testkit.factories import create_play, create_track, create_user
+from testkit.plugin import FreshDatabase
+
+
+class TestUrls:
+    @pytest.mark.parametrize(
+        ("given", "driver"),
+        [
+            ("sqlite:///data/x.db", "sqlite+aiosqlite"),
+            ("postgresql://u@h/db", "postgresql+asyncpg"),
+            ("postgres://u@h/db", "postgresql+asyncpg"),
+            ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg"),
+        ],
+    )
+    def test_plain_urls_get_the_async_driver(self, given: str, driver: str) -> None:
+        assert normalise_database_url(given).drivername == driver
+
+    async def test_sqlite_directory_is_created(self, tmp_path: object) -> None:
+        from pathlib import Path  # noqa: PLC0415
+
+        target = Path(str(tmp_path)) / "nested" / "dir" / "db.sqlite"
+        manager = DatabaseManager(f"sqlite:///{target}")
+        try:
+            assert await manager.ping()
+        finally:
+            await manager.dispose()
+        assert target.parent.is_dir()
+
+
+class TestSqlitePragmas:
+    async def test_wal_foreign_keys_and_busy_timeout(self, tmp_path: object) -> None:
+        manager = DatabaseManager(f"sqlite:///{tmp_path}/p.db", busy_timeout_ms=1234)
+        try:
+            async with manager.engine.connect() as conn:
+                assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+                assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+                assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 1234
+        finally:
+            await manager.dispose()
+
+
+class TestBehaviourOnBothDialects:
+    async def test_timestamps_come_back_timezone_aware_in_utc(
+        self, db_session: AsyncSession
+    ) -> None:
+        user = await create_user(db_session)
+        track = await create_track(db_session)
+        stockholm = timezone(timedelta(hours=1))
+        played = datetime(2024, 3, 1, 13, 30, 15, 123000, tzinfo=stockholm)
+        await create_play(db_session, user=user, track=track, played_at=played)
+        db_session.expunge_all()
+
+        stored = await db_session.scalar(select(Play.played_at).where(Play.user_id == user.id))
+        assert stored == played
+        assert stored is not None
+        assert stored.tzinfo is not None
+        assert stored.utcoffset() == timedelta(0)
+
+    async def test_naive_timestamps_are_refused(self, db_session: AsyncSession) -> None:
+        user = await create_user(db_session)
+        track = await create_track(db_session)
+        with pytest.raises(StatementError, match="naive datetime"):
+            await create_play(
+                db_session,
+                user=user,
+                track=track,
+                played_at=datetime(2024, 1, 1, 12, 0),  # noqa: DTZ001
+            )
+
+    async def test_foreign_keys_are_enforced(self, db_session: AsyncSession) -> None:
+        user = await create_user(db_session)
+        db_session.add(
+            Play(
+                user_id=user.id,
+                track_id="does-not-exist",
+                played_at=datetime.now(UTC),
+                ms_played=1,
+                source="api",
+            )
+        )
+        with pytest.raises(IntegrityError):
+            await db_session.flush()
+
+    async def test_a_play_is_unique_per_user_time_and_track(self, db_session: AsyncSession) -> None:
+        user = await create_user(db_session)
+        track = await create_track(db_session)
+        at = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+        await create_play(db_session, user=user, track=track, played_at=at)
+        with pytest.raises(IntegrityError):
+            await create_play(db_session, user=user, track=track, played_at=at)
+
+    async def test_deleting_a_user_removes_their_plays(self, db_session: AsyncSession) -> None:
+        user = await create_user(db_session)
+        track = await create_track(db_session)
+        await create_play(db_session, user=user, track=track)
+        await db_session.execute(User.__table__.delete().where(User.id == user.id))
+        remaining = await db_session.scalar(select(Play.id).where(Play.user_id == user.id))
+        assert remaining is None
+
+
+class TestSessions:
+    async def test_session_commits_on_success_and_rolls_back_on_error(
+        self, fresh_database: FreshDatabase
+    ) -> None:
+        database = await fresh_database()
+        async with database.session() as session:
+            session.add(User(spotify_user_id="kept"))
+        with pytest.raises(RuntimeError):
+            async with database.session() as session:
+                session.add(User(spotify_user_id="dropped"))
+                await session.flush()
+                raise RuntimeError("boom")
+        async with database.session() as session:
+            names = set((await session.scalars(select(User.spotify_user_id))).all())
+        assert names == {"kept"}
+
+    async def test_ping_is_false_for_an_unreachable_server(self) -> None:
+        manager = DatabaseManager("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+        try:
+            assert not await manager.ping()
+        finally:
+            await manager.dispose()
