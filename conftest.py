@@ -1,3 +1,3 @@
 """Registers the project's pytest plugins for every service's tests."""
 
-pytest_plugins = ["testkit.plugin"]
+pytest_plugins = ["testkit.plugin", "testkit.spotify"]
