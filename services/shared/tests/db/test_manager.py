@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -106,7 +106,7 @@ class TestBehaviourOnBothDialects:
         user = await create_user(db_session)
         track = await create_track(db_session)
         await create_play(db_session, user=user, track=track)
-        await db_session.execute(User.__table__.delete().where(User.id == user.id))
+        await db_session.execute(delete(User).where(User.id == user.id))
         remaining = await db_session.scalar(select(Play.id).where(Play.user_id == user.id))
         assert remaining is None
 
@@ -118,11 +118,15 @@ class TestSessions:
         database = await fresh_database()
         async with database.session() as session:
             session.add(User(spotify_user_id="kept"))
-        with pytest.raises(RuntimeError):
+
+        async def add_then_fail() -> None:
             async with database.session() as session:
                 session.add(User(spotify_user_id="dropped"))
                 await session.flush()
                 raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await add_then_fail()
         async with database.session() as session:
             names = set((await session.scalars(select(User.spotify_user_id))).all())
         assert names == {"kept"}

@@ -1,0 +1,1 @@
+"""Spotify OAuth: login, callback, logout."""

@@ -1,0 +1,161 @@
+"""`/auth/login` and `/auth/callback`: connect a Spotify account in the browser."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from app.auth.service import OAuthService, SpotifyNotConfiguredError
+from app.auth.state import InvalidStateError
+from app.dependencies import DbSession
+from app.settings import AppSettings
+from shared.spotify import SpotifyError, SpotifyInvalidGrantError
+
+logger = logging.getLogger(__name__)
+
+NONCE_COOKIE = "spotify_login_nonce"
+
+
+class AuthRouter:
+    """The OAuth routes; pages are HTML because a person is looking at them."""
+
+    def __init__(
+        self,
+        oauth: OAuthService,
+        templates: Jinja2Templates,
+        settings: AppSettings,
+    ) -> None:
+        self._oauth = oauth
+        self._templates = templates
+        self._settings = settings
+        self.router = APIRouter(prefix="/auth", tags=["auth"])
+        self.router.add_api_route(
+            "/login", self.login, methods=["GET"], response_class=RedirectResponse, status_code=303
+        )
+        self.router.add_api_route(
+            "/callback", self.callback, methods=["GET"], response_class=HTMLResponse
+        )
+
+    def _page(
+        self,
+        request: Request,
+        status_code: int,
+        title: str,
+        message: str,
+        *details: str,
+        ok: bool = False,
+        retry: bool = True,
+    ) -> HTMLResponse:
+        response = self._templates.TemplateResponse(
+            request,
+            "message.html",
+            {
+                "title": title,
+                "message": message,
+                "details": details,
+                "ok": ok,
+                "retry_url": "/auth/login" if retry else None,
+                "frontend_url": self._settings.frontend_base_url,
+            },
+            status_code=status_code,
+        )
+        response.delete_cookie(NONCE_COOKIE, path="/auth")
+        return response
+
+    def _not_configured(self, request: Request) -> HTMLResponse:
+        return self._templates.TemplateResponse(
+            request,
+            "setup.html",
+            {
+                "title": "Spotify is not configured",
+                "spotify_configured": False,
+                "redirect_uri": self._settings.spotify.spotify_redirect_uri,
+                "frontend_url": self._settings.frontend_base_url,
+            },
+            status_code=503,
+        )
+
+    async def login(self, request: Request, session: DbSession) -> Response:
+        """Issue a single-use state, bind it to this browser by cookie, redirect to Spotify."""
+        try:
+            start = await self._oauth.start_login(session)
+        except SpotifyNotConfiguredError:
+            return self._not_configured(request)
+        response = RedirectResponse(start.authorize_url, status_code=303)
+        response.set_cookie(
+            NONCE_COOKIE,
+            start.nonce,
+            max_age=self._oauth.state_ttl_seconds,
+            path="/auth",
+            httponly=True,
+            samesite="lax",
+            secure=self._settings.public_base_url.startswith("https://"),
+        )
+        return response
+
+    async def callback(
+        self,
+        request: Request,
+        session: DbSession,
+        code: str | None = None,
+        state: str | None = None,
+        error: str | None = None,
+        nonce: Annotated[str | None, Cookie(alias=NONCE_COOKIE)] = None,
+    ) -> Response:
+        """Finish the login and say what happens next, or say clearly what went wrong."""
+        if error is not None:
+            if error == "access_denied":
+                return self._page(
+                    request,
+                    400,
+                    "Access declined",
+                    "You chose not to connect your Spotify account. Nothing was stored.",
+                )
+            return self._page(
+                request, 400, "Spotify reported an error", f"Spotify said: {error[:100]}."
+            )
+        if not code:
+            return self._page(request, 400, "Missing code", "Spotify sent no authorisation code.")
+        try:
+            connected = await self._oauth.complete_login(
+                session, code=code, state=state, cookie_nonce=nonce
+            )
+        except SpotifyNotConfiguredError:
+            return self._not_configured(request)
+        except InvalidStateError as exc:
+            return self._page(request, 400, "This login link is not valid", str(exc))
+        except SpotifyInvalidGrantError:
+            return self._page(
+                request,
+                400,
+                "The authorisation code was refused",
+                "Spotify did not accept the code (it expires after a few minutes and works once).",
+            )
+        except SpotifyError as exc:
+            logger.warning("Spotify login failed: %s", exc.__class__.__name__)
+            return self._page(
+                request,
+                502,
+                "Spotify could not be reached",
+                "Spotify did not complete the login. Try again in a minute.",
+            )
+        logger.info(
+            "Spotify account connected",
+            extra={"user_id": connected.user_id, "new_user": connected.was_new},
+        )
+        return self._page(
+            request,
+            200,
+            f"Connected: {connected.display_name}",
+            "Your Spotify account is connected. The collector now fetches your recently played "
+            "tracks and keeps polling every few minutes; Spotify only remembers your last 50 "
+            "plays, so older history comes from your privacy export.",
+            "To add years of history, request your Extended streaming history at Spotify's "
+            "privacy page and upload the ZIP in the admin UI.",
+            ok=True,
+            retry=False,
+        )

@@ -1,0 +1,133 @@
+"""`OAuthService`: connects a Spotify account and stores its tokens encrypted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.state import InvalidStateError, OAuthStateStore
+from app.settings import AppSettings
+from shared.crypto import TokenEncryptor
+from shared.db.base import utc_now
+from shared.db.enums import UserStatus
+from shared.db.models import SpotifyToken, SyncCheckpoint, User
+from shared.spotify import SpotifyClient, StaticTokenProvider
+
+SCOPES = (
+    "user-read-recently-played",
+    "user-top-read",
+    "user-read-private",
+    "user-read-email",
+    "playlist-modify-public",
+    "playlist-modify-private",
+)
+
+
+class SpotifyNotConfiguredError(Exception):
+    """No Spotify client ID and secret are configured."""
+
+
+@dataclass(frozen=True)
+class LoginStart:
+    """Where to send the browser, and the nonce to bind to it by cookie."""
+
+    authorize_url: str
+    nonce: str
+
+
+@dataclass(frozen=True)
+class ConnectedUser:
+    """The outcome of a successful login."""
+
+    user_id: int
+    display_name: str
+    was_new: bool
+    was_reactivated: bool
+
+
+class OAuthService:
+    """Starts logins and completes them: state checks, code exchange, user and token upsert."""
+
+    def __init__(
+        self, settings: AppSettings, spotify: SpotifyClient, encryptor: TokenEncryptor
+    ) -> None:
+        self._settings = settings
+        self._spotify = spotify
+        self._encryptor = encryptor
+        key = settings.secret_key.get_secret_value() if settings.secret_key else ""
+        self._states = OAuthStateStore(
+            key.encode(), timedelta(seconds=settings.oauth_state_ttl_seconds)
+        )
+
+    @property
+    def state_ttl_seconds(self) -> int:
+        """How long a login may take (also the binding cookie's lifetime)."""
+        return self._settings.oauth_state_ttl_seconds
+
+    async def start_login(self, session: AsyncSession) -> LoginStart:
+        """Issue a state and build Spotify's authorize URL."""
+        if not self._settings.spotify.configured:
+            raise SpotifyNotConfiguredError
+        state, nonce = await self._states.issue(session)
+        return LoginStart(self._spotify.authorize_url(state=state, scopes=SCOPES), nonce)
+
+    async def complete_login(
+        self, session: AsyncSession, *, code: str, state: str | None, cookie_nonce: str | None
+    ) -> ConnectedUser:
+        """Check the state, exchange the code, then upsert the user, tokens and checkpoint."""
+        if not self._settings.spotify.configured:
+            raise SpotifyNotConfiguredError
+        await self._states.redeem(session, state, cookie_nonce)
+        tokens = await self._spotify.exchange_code(code)
+        provider = StaticTokenProvider(self._spotify, tokens)
+        profile = await self._spotify.get_current_user(provider)
+
+        user = await session.scalar(select(User).where(User.spotify_user_id == profile.id))
+        was_new = user is None
+        was_reactivated = False
+        if user is None:
+            user = User(spotify_user_id=profile.id, status=UserStatus.ACTIVE)
+            session.add(user)
+        elif user.status is not UserStatus.ACTIVE:
+            was_reactivated = True
+            user.status = UserStatus.ACTIVE
+            user.status_reason = None
+        user.display_name = profile.display_name or profile.id
+        user.country = profile.country
+        user.product = profile.product
+        await session.flush()
+
+        current = provider.tokens
+        expires_at = utc_now() + timedelta(seconds=current.expires_in)
+        stored = await session.scalar(select(SpotifyToken).where(SpotifyToken.user_id == user.id))
+        if stored is None:
+            stored = SpotifyToken(user_id=user.id)
+            session.add(stored)
+        stored.access_token_encrypted = self._encryptor.encrypt(current.access_token)
+        if current.refresh_token:
+            stored.refresh_token_encrypted = self._encryptor.encrypt(current.refresh_token)
+        stored.scope = current.scope or ""
+        stored.token_type = current.token_type
+        stored.expires_at = expires_at
+
+        checkpoint = await session.get(SyncCheckpoint, user.id)
+        if checkpoint is None:
+            session.add(SyncCheckpoint(user_id=user.id, next_poll_at=utc_now()))
+        else:
+            checkpoint.next_poll_at = utc_now()
+            checkpoint.last_error = None
+        await session.flush()
+        return ConnectedUser(user.id, user.display_name, was_new, was_reactivated)
+
+
+__all__ = [
+    "SCOPES",
+    "ConnectedUser",
+    "InvalidStateError",
+    "LoginStart",
+    "OAuthService",
+    "SpotifyNotConfiguredError",
+]

@@ -1,0 +1,21 @@
+"""Per-request dependencies: the database session that owns the request's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.manager import DatabaseManager
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session per request: commits when the handler succeeds, rolls back when it raises."""
+    database: DatabaseManager = request.app.state.database
+    async with database.session() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]

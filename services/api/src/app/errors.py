@@ -1,0 +1,55 @@
+"""The API's error hierarchy, rendered by one handler into one envelope."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class AppError(Exception):
+    """An error the API reports to its caller: a message, an HTTP status and a stable code."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        if code is not None:
+            self.code = code
+
+
+class NotFoundError(AppError):
+    """The thing asked for does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(AppError):
+    """The request conflicts with what is stored."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class ServiceUnavailableError(AppError):
+    """A dependency (database, Spotify, configuration) is not there."""
+
+    status_code = 503
+    code = "unavailable"
+
+
+async def _render_app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return JSONResponse(
+        status_code=exc.status_code,
+        content={"error": {"code": exc.code, "message": exc.message}},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every `AppError` as `{"error": {"code", "message"}}`."""
+    app.add_exception_handler(AppError, _render_app_error)

@@ -1,0 +1,90 @@
+"""`SpotifyMCPApp`: the API's application factory; all wiring happens here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+
+from app.auth.router import AuthRouter
+from app.auth.service import OAuthService
+from app.errors import install_error_handlers
+from app.health.router import HealthRouter
+from app.settings import AppSettings
+from app.setup.router import SetupRouter
+from shared.crypto import TokenEncryptor
+from shared.db.manager import DatabaseManager
+from shared.logging import DBLogHandler, configure_logging
+from shared.spotify import SpotifyClient, SpotifyClientConfig
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+class SpotifyMCPApp:
+    """Builds the API: settings, database, Spotify client, routers and error handling."""
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        *,
+        database: DatabaseManager | None = None,
+        spotify_transport: httpx.AsyncBaseTransport | None = None,
+        log_handler: DBLogHandler | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database or DatabaseManager.from_settings(settings.database)
+        self._owns_database = database is None
+        self._log_handler = log_handler
+        self.templates = Jinja2Templates(directory=_TEMPLATES)
+        self.spotify = SpotifyClient(
+            SpotifyClientConfig.from_settings(settings.spotify), transport=spotify_transport
+        )
+        self.app = FastAPI(
+            title="Spotify listening history API",
+            description="Collects Spotify plays and answers questions about them.",
+            version="0.1.0",
+            lifespan=self._lifespan,
+        )
+        self.app.state.database = self.database
+        install_error_handlers(self.app)
+        self._setup_routers()
+
+    def _setup_routers(self) -> None:
+        settings = self.settings
+        oauth = OAuthService(settings, self.spotify, TokenEncryptor.from_settings(settings))
+        self.app.include_router(HealthRouter(self.database).router)
+        self.app.include_router(SetupRouter(settings, self.templates).router)
+        self.app.include_router(AuthRouter(oauth, self.templates, settings).router)
+
+    @classmethod
+    def from_settings(cls, settings: AppSettings) -> SpotifyMCPApp:
+        """The production wiring: JSON logs on stderr and, if enabled, in the logs table."""
+        database = DatabaseManager.from_settings(settings.database)
+        handler = configure_logging(
+            "api", settings.log_level, database=database if settings.log_to_database else None
+        )
+        application = cls(settings, database=database, log_handler=handler)
+        application._owns_database = True
+        return application
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        if self._log_handler is not None:
+            await self._log_handler.start()
+        try:
+            yield
+        finally:
+            await self.spotify.aclose()
+            if self._log_handler is not None:
+                await self._log_handler.stop()
+            if self._owns_database:
+                await self.database.dispose()
+
+
+def create_app() -> FastAPI:
+    """The ASGI app, configured from the environment."""
+    return SpotifyMCPApp.from_settings(AppSettings()).app

@@ -1,0 +1,1 @@
+"""The public set-up status: what runs and what to configure next."""

@@ -1,0 +1,65 @@
+"""The collector process: a run loop that stops cleanly on SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from sqlalchemy import func, select
+
+from collector.settings import CollectorSettings
+from shared.db.enums import UserStatus
+from shared.db.manager import DatabaseManager
+from shared.db.migrate import MigrationRunner
+from shared.db.models import User
+
+logger = logging.getLogger(__name__)
+
+
+class CollectorService:
+    """Owns the collector's lifetime: waits for the schema, then ticks until told to stop."""
+
+    def __init__(self, settings: CollectorSettings, database: DatabaseManager) -> None:
+        self._settings = settings
+        self._database = database
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """Ask the loop to finish; in-flight work gets the configured grace period."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until `request_stop` (or a signal) is received."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        await self._wait_for_schema()
+        active = await self._count_active_users()
+        logger.info(
+            "collector started",
+            extra={"active_users": active, "interval_s": self._settings.collector_interval_seconds},
+        )
+        await self._stop.wait()
+        logger.info("collector stopped")
+
+    async def _wait_for_schema(self) -> None:
+        runner = MigrationRunner(self._database)
+        while not self._stop.is_set():
+            try:
+                if await runner.is_at_head():
+                    return
+                logger.warning("database schema is not at head; run `spotify-mcp migrate`")
+            except Exception as exc:  # unreachable database: keep waiting, say why
+                logger.warning("database not reachable: %s", exc.__class__.__name__)
+            try:
+                await asyncio.wait_for(self._stop.wait(), 5)
+            except TimeoutError:
+                continue
+
+    async def _count_active_users(self) -> int:
+        async with self._database.session() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(User).where(User.status == UserStatus.ACTIVE)
+            )
+        return int(count or 0)
