@@ -2,9 +2,12 @@
 
 Two layers: values under keys named like a secret (`refresh_token`, `Authorization`,
 `email`, `client_ip`, ...) are replaced whatever they hold, and free text (messages,
-exception text, string values) is scanned for `key=value` pairs with such keys, Bearer and
-Basic credentials, credentials in URLs, email addresses, IPv4/IPv6 addresses and long
-opaque tokens. The result is also made JSON-safe, so a log line can always be serialised.
+exception text, string values) is scanned for `key=value` and `key: value` pairs with such
+keys wherever they stand (after another pair, in a query string, in JSON), Bearer and Basic
+credentials, credentials in URLs, email addresses, IPv4/IPv6 addresses and long opaque
+tokens. The result is also made JSON-safe, so a log line can always be serialised.
+
+Every pattern is linear in the length of the text: a log line is attacker-influenced input.
 """
 
 from __future__ import annotations
@@ -71,13 +74,20 @@ _SENSITIVE_EXACT = frozenset({"code", "auth_code", "oauth_code"})
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+):[^@\s/]+@")
-_KEY_VALUE = re.compile(
-    r"""(?<![\w.\-])(?P<key>["']?[A-Za-z_][\w.\-]*["']?)(?P<sep>\s*[:=]\s*)"""
-    r"""(?P<value>"[^"]*"|'[^']*'|(?:(?i:bearer|basic)\s+)?[^\s"'&,;)\]}]+)"""
-)
+# `scheme://user:password@host`, also without a user (`redis://:password@host`). Anchored on
+# `://` rather than on the scheme, so no attempt rescans a long dotted run.
+_URL_CREDENTIALS = re.compile(r"(?<=://)([^/\s:@]*):[^@\s/]+@")
+# A key and its separator, without the value: the value is only taken when the key is
+# sensitive, so a harmless pair never swallows the pair after it (`failed: token=abc`).
+# The look-behind starts keys only at the beginning of a word, which keeps the scan linear.
+_KEY = re.compile(r"""(?<![\w.\-])(?P<key>["']?-*[A-Za-z_][\w.\-]*["']?)(?P<sep>\s*[:=]\s*)""")
+# The value of a sensitive key: a quoted string (up to the end of the text when the closing
+# quote was cut off), or a run up to the next delimiter. `=` and `:` belong to the run, as in
+# base64 padding or `user:password`.
+_VALUE = re.compile(r""""[^"]*"?|'[^']*'?|(?:(?i:bearer|basic)\s+)?[^\s"'&,;)\]}]+""")
+_NUMBER = re.compile(r"[+-]?\d+\.?")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 _IPV4 = re.compile(rf"(?<![\w.])(?:{_IPV4_OCTET}\.){{3}}{_IPV4_OCTET}(?!\w)")
 # Anything shaped like IPv6 is checked with `ipaddress`, so clock times are left alone.
@@ -105,13 +115,36 @@ def is_sensitive_key(name: str) -> bool:
     return any(part in phrase for part in _SENSITIVE_PHRASES)
 
 
-def _mask_key_value(match: re.Match[str]) -> str:
-    key = match.group("key")
-    if not is_sensitive_key(key.strip("\"'")):
-        return match.group(0)
-    value = match.group("value")
-    quote = value[0] if value[:1] in {'"', "'"} else ""
-    return f"{key}{match.group('sep')}{quote}{REDACTED}{quote}"
+def _mask_key_values(text: str) -> str:
+    """Mask the value of every `key=value` or `key: value` pair whose key is sensitive."""
+    pieces: list[str] = []
+    position = 0
+    while (pair := _KEY.search(text, position)) is not None:
+        after_separator = pair.end()
+        pieces.append(text[position:after_separator])
+        position = after_separator
+        key = pair.group("key")
+        if not is_sensitive_key(key):
+            continue  # the value is scanned as text: it may hold the next pair
+        value = _VALUE.match(text, after_separator)
+        if value is None or _is_number_after_code(key, pair.group("sep"), value.group()):
+            continue
+        pieces.append(_masked(value.group()))
+        position = value.end()
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _is_number_after_code(key: str, separator: str, value: str) -> bool:
+    # `exit code: 1`, `status code: 404` and `{"code": 404}` are not OAuth codes, which are
+    # strings and travel as `code=...` in a query string, so `code=` is always masked.
+    return "=" not in separator and _key_phrase(key) == "code" and bool(_NUMBER.fullmatch(value))
+
+
+def _masked(value: str) -> str:
+    quote = value[0] if value[0] in "\"'" else ""
+    closing = quote if len(value) > 1 and value.endswith(quote) else ""
+    return f"{quote}{REDACTED}{closing}"
 
 
 def _mask_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> str:
@@ -149,7 +182,7 @@ def _mask_opaque(match: re.Match[str]) -> str:
 def redact_text(text: str) -> str:
     """Mask credentials, tokens, email addresses and IP addresses inside free text."""
     text = _URL_CREDENTIALS.sub(rf"\1:{REDACTED}@", text)
-    text = _KEY_VALUE.sub(_mask_key_value, text)
+    text = _mask_key_values(text)
     text = _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
     text = _EMAIL.sub(EMAIL_MASK, text)
     text = _IPV4.sub(_mask_ipv4, text)
