@@ -195,16 +195,19 @@ class TestAuthorizationCode:
         assert response.status_code == 200
 
     @pytest.mark.parametrize(
-        "authorization",
+        ("authorization", "description"),
         [
-            None,
-            "Basic " + base64.b64encode(f"{TEST_CLIENT_ID}:wrong".encode()).decode(),
-            "Basic " + base64.b64encode(b"someone-else:secret").decode(),
-            "Basic not-base64!",
+            (None, "Invalid client"),
+            (
+                "Basic " + base64.b64encode(f"{TEST_CLIENT_ID}:wrong".encode()).decode(),
+                "Invalid client secret",
+            ),
+            ("Basic " + base64.b64encode(b"someone-else:secret").decode(), "Invalid client"),
+            ("Basic not-base64!", "Invalid client"),
         ],
     )
-    def test_bad_client_credentials_are_invalid_client_401(
-        self, http: httpx.Client, authorization: str | None
+    def test_bad_client_credentials_are_invalid_client_400_like_spotify(
+        self, http: httpx.Client, authorization: str | None, description: str
     ) -> None:
         headers = {"Authorization": authorization} if authorization else {}
         response = http.post(
@@ -212,8 +215,24 @@ class TestAuthorizationCode:
             data={"grant_type": "refresh_token", "refresh_token": "x"},
             headers=headers,
         )
-        assert response.status_code == 401
-        assert response.json()["error"] == "invalid_client"
+        assert response.status_code == 400
+        assert response.json() == {"error": "invalid_client", "error_description": description}
+
+    def test_a_wrong_secret_in_the_body_is_invalid_client_secret(self, http: httpx.Client) -> None:
+        response = http.post(
+            "/api/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": "x",
+                "client_id": TEST_CLIENT_ID,
+                "client_secret": "wrong",
+            },
+        )
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": "invalid_client",
+            "error_description": "Invalid client secret",
+        }
 
     def test_missing_or_unknown_grant_type_is_unsupported(self, http: httpx.Client) -> None:
         missing = http.post("/api/token", data={}, auth=AUTH)

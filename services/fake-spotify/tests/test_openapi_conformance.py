@@ -298,5 +298,5 @@ class TestTokenEndpoint:
             (400, "invalid_grant"),
             (400, "unsupported_grant_type"),
             (400, "invalid_request"),
-            (401, "invalid_client"),
+            (400, "invalid_client"),
         ]

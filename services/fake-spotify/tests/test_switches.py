@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-import time
+import logging
 
 import httpx
+import pytest
 
 from fake_spotify import FakeSpotifyServer
 from fake_spotify.render import unix_ms
-from testkit.spotify import TEST_CLIENT_ID
+from testkit.spotify import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_REDIRECT_URI
+
+AUTH = (TEST_CLIENT_ID, TEST_CLIENT_SECRET)
+
+
+class ErrorRecords(logging.Handler):
+    """Keeps every error a logger emits, to show that none was."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 class TestInjectedFailures:
@@ -36,17 +50,53 @@ class TestInjectedFailures:
     ) -> None:
         fake_spotify.state.inject_failures(500, count=1)
         response = http.post("/api/token", data={"grant_type": "refresh_token"})
-        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_client"
         fake_spotify.state.inject_failures(502, count=1, target="accounts")
         assert http.post("/api/token", data={}).status_code == 502
 
-    def test_response_delay_slows_every_answer(
-        self, http: httpx.Client, demo_headers: dict[str, str], fake_spotify: FakeSpotifyServer
+
+class TestResponseDelay:
+    def test_a_client_less_patient_than_the_delay_times_out(
+        self, demo_headers: dict[str, str], fake_spotify: FakeSpotifyServer
     ) -> None:
         fake_spotify.state.switches.response_delay_seconds = 0.2
-        started = time.monotonic()
-        http.get("/v1/me", headers=demo_headers)
-        assert time.monotonic() - started >= 0.2
+        with (
+            httpx.Client(base_url=fake_spotify.base_url, timeout=0.05) as impatient,
+            pytest.raises(httpx.ReadTimeout),
+        ):
+            impatient.get("/v1/me", headers=demo_headers)
+
+    def test_a_client_more_patient_than_the_delay_gets_its_answer(
+        self, demo_headers: dict[str, str], fake_spotify: FakeSpotifyServer
+    ) -> None:
+        fake_spotify.state.switches.response_delay_seconds = 0.05
+        with httpx.Client(base_url=fake_spotify.base_url, timeout=5.0) as patient:
+            assert patient.get("/v1/me", headers=demo_headers).json()["id"] == "demo"
+
+    def test_a_client_that_gives_up_during_the_delay_ends_its_request_quietly(
+        self, http: httpx.Client, fake_spotify: FakeSpotifyServer
+    ) -> None:
+        state = fake_spotify.state
+        code = state.issue_code(TEST_CLIENT_ID, "demo", TEST_REDIRECT_URI, ["user-top-read"])
+        exchange = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": TEST_REDIRECT_URI,
+        }
+        errors = ErrorRecords()
+        server_log = logging.getLogger("uvicorn.error")
+        server_log.addHandler(errors)
+        try:
+            state.switches.response_delay_seconds = 0.2
+            with pytest.raises(httpx.ReadTimeout):
+                http.post("/api/token", data=exchange, auth=AUTH, timeout=0.05)
+            fake_spotify.wait_until_idle()
+        finally:
+            server_log.removeHandler(errors)
+        assert errors.records == []
+        # Abandoned before its turn came, the exchange was never carried out.
+        state.switches.response_delay_seconds = 0
+        assert http.post("/api/token", data=exchange, auth=AUTH).status_code == 200
 
 
 class TestAccessTokenLifetime:

@@ -378,3 +378,17 @@ class TestPlaylists:
     ) -> None:
         response = http.post("/v1/users/demo/playlists", json={"name": "x"}, headers=demo_headers)
         assert response.status_code == 403
+
+    def test_owners_read_their_private_playlist_without_a_read_scope(
+        self, http: httpx.Client, fake_spotify: FakeSpotifyServer
+    ) -> None:
+        writer = fake_spotify.state.issue_tokens(
+            "demo", TEST_CLIENT_ID, scopes=["playlist-modify-private"]
+        )
+        headers = {"Authorization": f"Bearer {writer.access_token}"}
+        playlist_id = self._playlist(http, headers)
+        uri = f"spotify:track:{next(iter(fake_spotify.state.catalogue.tracks))}"
+        http.post(f"/v1/playlists/{playlist_id}/items", json={"uris": [uri]}, headers=headers)
+        items = http.get(f"/v1/playlists/{playlist_id}/items", headers=headers)
+        assert items.status_code == 200
+        assert [item["item"]["uri"] for item in items.json()["items"]] == [uri]

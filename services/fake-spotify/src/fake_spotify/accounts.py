@@ -162,13 +162,13 @@ button{{padding:.6rem 1.4rem;border-radius:2rem;border:0;margin-right:.5rem;curs
             try:
                 decoded = base64.b64decode(credentials, validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                raise TokenEndpointError("invalid_client", "Invalid client", 401) from None
+                raise TokenEndpointError("invalid_client", "Invalid client") from None
             client_id, _, client_secret = decoded.partition(":")
         else:
             client_id = fields.get("client_id", "")
             client_secret = fields.get("client_secret", "")
         if not client_id:
-            raise TokenEndpointError("invalid_client", "Invalid client", status=401)
+            raise TokenEndpointError("invalid_client", "Invalid client")
         return self.state.authenticate_client(client_id, client_secret)
 
     def _grant(self, app: RegisteredApp, fields: dict[str, str]) -> TokenGrant:

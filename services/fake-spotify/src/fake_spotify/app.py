@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections import deque
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fake_spotify.accounts import AccountsRouter
 from fake_spotify.control import ControlRouter
@@ -51,6 +53,69 @@ def _failure_response(failure: InjectedFailure, path: str) -> Response:
     )
 
 
+class SwitchedBehaviour:
+    """ASGI middleware: counts each request, then applies the delay and failure switches."""
+
+    def __init__(self, app: ASGIApp, state: FakeSpotifyState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(_UNCOUNTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        self.state.record_request(scope["method"], path)
+        delay = self.state.switches.response_delay_seconds
+        if delay > 0:
+            received = await _delay_unless_abandoned(delay, receive)
+            if received is None:
+                return  # the client gave up waiting: there is nobody left to answer
+            receive = _replaying(received, receive)
+        failure = self.state.take_failure(path)
+        if failure is not None:
+            await _failure_response(failure, path)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _delay_unless_abandoned(seconds: float, receive: Receive) -> list[Message] | None:
+    """Wait, reading the request body meanwhile; None when the client disconnects first.
+
+    Listening while waiting is what lets a client that times out end the request quietly:
+    after a disconnect the body can no longer be read, and the endpoint would fail on it.
+    """
+
+    async def listen() -> None:
+        # Returns only on a disconnect: once the body is in, the next message is that.
+        while (message := await receive())["type"] != "http.disconnect":
+            received.append(message)
+
+    received: list[Message] = []
+    listener = asyncio.ensure_future(listen())
+    try:
+        done, _ = await asyncio.wait({listener}, timeout=seconds)
+    finally:
+        if not listener.done():
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+    if listener in done:
+        listener.result()  # a disconnect, or the error that ended the listening
+        return None
+    return received
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that hands out the messages already read, then reads on."""
+    pending = deque(messages)
+
+    async def replay() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return replay
+
+
 def create_fake_spotify_app(state: FakeSpotifyState) -> FastAPI:
     """Build the fake Spotify around a state object the caller keeps a handle on."""
     app = FastAPI(
@@ -62,22 +127,7 @@ def create_fake_spotify_app(state: FakeSpotifyState) -> FastAPI:
     app.include_router(ControlRouter(state).router)
     app.add_api_route("/image/{image_id}", cover_image, methods=["GET"], include_in_schema=False)
 
-    @app.middleware("http")
-    async def behave(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Count the request, then apply the delay and failure switches before answering."""
-        path = request.url.path
-        if path.startswith(_UNCOUNTED_PREFIXES):
-            return await call_next(request)
-        state.record_request(request.method, path)
-        delay = state.switches.response_delay_seconds
-        if delay > 0:
-            await asyncio.sleep(delay)
-        failure = state.take_failure(path)
-        if failure is not None:
-            return _failure_response(failure, path)
-        return await call_next(request)
+    app.add_middleware(SwitchedBehaviour, state=state)
 
     @app.exception_handler(WebApiError)
     async def web_api_error(request: Request, error: WebApiError) -> JSONResponse:

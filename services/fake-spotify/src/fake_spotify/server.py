@@ -83,6 +83,17 @@ class FakeSpotifyServer:
                 raise RuntimeError("the fake Spotify server did not start")
             time.sleep(0.005)
 
+    def wait_until_idle(self, timeout: float = _START_TIMEOUT_SECONDS) -> None:
+        """Block until no request is in progress, such as one whose client gave up on it."""
+        if self._server is None:
+            raise RuntimeError("the fake Spotify server is not running")
+        tasks = self._server.server_state.tasks
+        deadline = time.monotonic() + timeout
+        while tasks:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the fake Spotify server is still handling a request")
+            time.sleep(0.005)
+
     def stop(self) -> None:
         """Ask uvicorn to exit and wait for the thread."""
         if self._server is not None:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -21,6 +22,17 @@ from fake_spotify.history import (
     Play,
     PlayContext,
     truncate_to_millisecond,
+)
+from fake_spotify.persistence import (
+    SavedAccessGrant,
+    SavedContext,
+    SavedPlay,
+    SavedPlaylist,
+    SavedPlaylistEntry,
+    SavedRefreshGrant,
+    SavedState,
+    read_state_file,
+    write_state_file,
 )
 from fake_spotify.scopes import ALL_SCOPES
 
@@ -219,7 +231,12 @@ class _AuthorizationCode:
 
 
 class FakeSpotifyState:
-    """The fake's whole memory; safe to read and change from tests while the server runs."""
+    """The fake's whole memory; safe to read and change from tests while the server runs.
+
+    With a `state_file`, issued grants, playlists and plays added to the seeded users are
+    loaded from it at start and written back on every change, so tokens handed out before a
+    restart keep working after it. Apps, switches and users created at run time are not kept.
+    """
 
     def __init__(
         self,
@@ -230,6 +247,7 @@ class FakeSpotifyState:
         clock: Callable[[], datetime] = utc_now,
         catalogue_artists: int = 240,
         history_anchor: datetime | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self.seed = seed
         self.clock = clock
@@ -251,7 +269,14 @@ class FakeSpotifyState:
         self._seeded_histories = {
             profile.id: tuple(self._seed_history(profile, anchor)) for profile in users
         }
+        self._state_file: Path | None = None
         self.reset()
+        if state_file is not None:
+            saved = read_state_file(state_file)
+            if saved is not None:
+                self._restore(saved)
+            self._state_file = state_file
+            self._save()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -278,6 +303,7 @@ class FakeSpotifyState:
             self._access: dict[str, AccessGrant] = {}
             self._refresh: dict[str, _RefreshGrant] = {}
             self._live_generators: dict[str, ListeningHistoryGenerator] = {}
+            self._save()
 
     def _seed_history(self, profile: UserProfile, anchor: datetime) -> list[Play]:
         if profile.history_days <= 0:
@@ -364,6 +390,7 @@ class FakeSpotifyState:
                 count, truncate_to_millisecond(end or self.now()), newest
             )
             user.plays.extend(plays)
+            self._save()
             return plays
 
     def add_play(
@@ -385,6 +412,7 @@ class FakeSpotifyState:
                 raise ValueError("a new play must be newer than the newest play")
             play = Play(track_id=track_id, played_at=moment.astimezone(UTC), context=context)
             user.plays.append(play)
+            self._save()
             return play
 
     def visible_plays(self, user_id: str) -> list[Play]:
@@ -401,12 +429,12 @@ class FakeSpotifyState:
         return self.apps.get(client_id)
 
     def authenticate_client(self, client_id: str, client_secret: str) -> RegisteredApp:
-        """The app whose credentials these are, or `invalid_client` (401)."""
+        """The app whose credentials these are, or `invalid_client` (400, as Spotify answers)."""
         app = self.apps.get(client_id)
         if app is None:
-            raise TokenEndpointError("invalid_client", "Invalid client", status=401)
+            raise TokenEndpointError("invalid_client", "Invalid client")
         if not secrets.compare_digest(app.client_secret, client_secret):
-            raise TokenEndpointError("invalid_client", "Invalid client secret", status=401)
+            raise TokenEndpointError("invalid_client", "Invalid client secret")
         return app
 
     def issue_code(
@@ -466,6 +494,7 @@ class FakeSpotifyState:
                 if grant.user_id == user_id and not grant.revoked:
                     grant.revoked = True
                     revoked += 1
+            self._save()
             return revoked
 
     def expire_access_tokens(self, user_id: str | None = None) -> None:
@@ -475,6 +504,7 @@ class FakeSpotifyState:
             for token, grant in self._access.items():
                 if user_id is None or grant.user_id == user_id:
                     self._access[token] = replace(grant, expires_at=now)
+            self._save()
 
     def _issue(
         self, user_id: str, client_id: str, scopes: tuple[str, ...], *, with_refresh: bool
@@ -488,6 +518,8 @@ class FakeSpotifyState:
         if with_refresh:
             refresh = "AQ" + secrets.token_urlsafe(96)
             self._refresh[refresh] = _RefreshGrant(user_id, client_id, scopes)
+        # Saved before the tokens are handed out: a crash must not lose a token in use.
+        self._save()
         return TokenGrant(access, refresh, " ".join(scopes), lifetime)
 
     # -- Web API: bearer tokens --------------------------------------------------------------
@@ -575,6 +607,7 @@ class FakeSpotifyState:
         playlist = FakePlaylist(playlist_id, owner_id, name, description, public, collaborative)
         with self.lock:
             self.playlists[playlist_id] = playlist
+            self._save()
         return playlist
 
     def add_playlist_items(
@@ -588,4 +621,123 @@ class FakeSpotifyState:
             at = len(playlist.entries) if position is None else position
             playlist.entries[at:at] = entries
             playlist.version += 1
+            self._save()
             return playlist.snapshot_id
+
+    # -- the state file ----------------------------------------------------------------------
+
+    def _save(self) -> None:
+        """Write what a restart must keep to the state file, if there is one."""
+        if self._state_file is None:
+            return
+        # Under the lock, so two changes can never land on disk in the wrong order.
+        with self.lock:
+            write_state_file(self._state_file, self._saved_state())
+
+    def _saved_state(self) -> SavedState:
+        added_plays = {}
+        for user_id, seeded in self._seeded_histories.items():
+            user = self.users.get(user_id)
+            # Plays only ever append, so whatever follows the seeded history was added.
+            if user is not None and len(user.plays) > len(seeded):
+                added_plays[user_id] = tuple(
+                    SavedPlay(
+                        track_id=play.track_id,
+                        played_at=play.played_at,
+                        context=SavedContext(type=play.context.type, id=play.context.id)
+                        if play.context is not None
+                        else None,
+                    )
+                    for play in user.plays[len(seeded) :]
+                )
+        return SavedState(
+            refresh_grants={
+                token: SavedRefreshGrant(
+                    user_id=grant.user_id,
+                    client_id=grant.client_id,
+                    scopes=grant.scopes,
+                    revoked=grant.revoked,
+                )
+                for token, grant in self._refresh.items()
+            },
+            access_grants={
+                token: SavedAccessGrant(
+                    user_id=grant.user_id,
+                    client_id=grant.client_id,
+                    scopes=grant.scopes,
+                    expires_at=grant.expires_at,
+                )
+                for token, grant in self._access.items()
+            },
+            playlists=tuple(
+                SavedPlaylist(
+                    id=playlist.id,
+                    owner_id=playlist.owner_id,
+                    name=playlist.name,
+                    description=playlist.description,
+                    public=playlist.public,
+                    collaborative=playlist.collaborative,
+                    entries=tuple(
+                        SavedPlaylistEntry(
+                            track_id=entry.track_id,
+                            added_at=entry.added_at,
+                            added_by=entry.added_by,
+                        )
+                        for entry in playlist.entries
+                    ),
+                    version=playlist.version,
+                )
+                for playlist in self.playlists.values()
+            ),
+            added_plays=added_plays,
+        )
+
+    def _restore(self, saved: SavedState) -> None:
+        """Take back what an earlier run saved, leaving out what this run does not know.
+
+        Grants of unknown users, and plays or playlist entries of tracks the catalogue does
+        not have (another seed), are dropped rather than served half-broken.
+        """
+        tracks = self.catalogue.tracks
+        with self.lock:
+            self._refresh = {
+                token: _RefreshGrant(g.user_id, g.client_id, g.scopes, g.revoked)
+                for token, g in saved.refresh_grants.items()
+                if g.user_id in self.users
+            }
+            self._access = {
+                token: AccessGrant(g.user_id, g.client_id, g.scopes, g.expires_at.astimezone(UTC))
+                for token, g in saved.access_grants.items()
+                if g.user_id in self.users
+            }
+            self.playlists = {
+                p.id: FakePlaylist(
+                    p.id,
+                    p.owner_id,
+                    p.name,
+                    p.description,
+                    p.public,
+                    p.collaborative,
+                    [
+                        PlaylistEntry(e.track_id, e.added_at.astimezone(UTC), e.added_by)
+                        for e in p.entries
+                        if e.track_id in tracks
+                    ],
+                    p.version,
+                )
+                for p in saved.playlists
+            }
+            for user_id, plays in saved.added_plays.items():
+                user = self.users.get(user_id)
+                if user is None:
+                    continue
+                for play in plays:
+                    played_at = play.played_at.astimezone(UTC)
+                    # Another history anchor may have seeded plays newer than the saved ones.
+                    newest = user.plays[-1].played_at if user.plays else None
+                    if play.track_id not in tracks or (newest is not None and played_at <= newest):
+                        continue
+                    context = (
+                        PlayContext(play.context.type, play.context.id) if play.context else None
+                    )
+                    user.plays.append(Play(play.track_id, played_at, context))

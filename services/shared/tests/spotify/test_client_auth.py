@@ -15,6 +15,7 @@ from shared.spotify import (
     SpotifyUnauthorizedError,
     StaticTokenProvider,
 )
+from shared.spotify.constants import DEFAULT_SCOPES
 from testkit.spotify import (
     TEST_CLIENT_ID,
     TEST_REDIRECT_URI,
@@ -51,6 +52,34 @@ class TestAuthorizeUrl:
         assert "%20" in str(url)
 
 
+class TestScopes:
+    def test_the_service_asks_for_exactly_the_scopes_it_uses(self) -> None:
+        assert sorted(DEFAULT_SCOPES) == sorted(
+            [
+                "user-read-recently-played",
+                "user-top-read",
+                "user-read-private",
+                "user-read-email",
+                "playlist-modify-public",
+                "playlist-modify-private",
+            ]
+        )
+        assert len(set(DEFAULT_SCOPES)) == len(DEFAULT_SCOPES)
+
+    async def test_the_default_scopes_let_a_user_write_and_read_back_their_playlist(
+        self,
+        fake_spotify: FakeSpotifyServer,
+        spotify_client: SpotifyClient,
+        demo_tokens: StaticTokenProvider,
+    ) -> None:
+        assert demo_tokens.tokens.scopes == frozenset(DEFAULT_SCOPES)
+        uri = f"spotify:track:{next(iter(fake_spotify.state.catalogue.tracks))}"
+        playlist = await spotify_client.create_playlist(demo_tokens, "Mine", public=False)
+        await spotify_client.add_playlist_items(demo_tokens, playlist.id, [uri])
+        page = await spotify_client.get_playlist_items(demo_tokens, playlist.id)
+        assert [item.content.uri for item in page.items if item.content] == [uri]
+
+
 class TestCodeExchange:
     async def test_exchange_returns_tokens_for_the_user(
         self, fake_spotify: FakeSpotifyServer, spotify_client: SpotifyClient
@@ -81,7 +110,9 @@ class TestCodeExchange:
         async with SpotifyClient(config, sleep=spotify_sleep) as client:
             with pytest.raises(SpotifyInvalidClientError) as caught:
                 await client.exchange_code(await authorization_code(fake_spotify, client))
-        assert caught.value.status_code == 401
+        assert caught.value.status_code == 400
+        assert caught.value.error == "invalid_client"
+        assert "Invalid client secret" in str(caught.value)
 
 
 class TestRefreshOnUnauthorized:

@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 from fake_spotify import FakeSpotifyServer
+from shared.logging.redaction import EMAIL_MASK, REDACTED
 from shared.spotify import (
+    SpotifyBadRequestError,
     SpotifyClient,
     SpotifyClientConfig,
     SpotifyError,
@@ -103,7 +105,37 @@ async def test_an_error_body_echoing_a_token_is_scrubbed() -> None:
     said = everything_said_about(caught.value)
     assert "BQ-echoed" not in said
     assert "listener@example.com" not in said
-    assert "[redacted]" in str(caught.value)
+    assert str(caught.value) == (
+        f"GET /me failed with 403: token {REDACTED} for {EMAIL_MASK} is not allowed"
+    )
+
+
+async def test_credentials_the_client_never_held_are_masked_like_in_the_logs() -> None:
+    # A proxy's error page may quote someone else's token, a Basic header or an address;
+    # the client cannot know those values, so the logs' redaction has to catch them.
+    leaked = {
+        "refresh_token=AQ-someone-elses-token",
+        "ZmFrZS1jbGllbnQ6ZmFrZS1zZWNyZXQ",
+        "203.0.113.7",
+    }
+
+    def proxy(request: httpx.Request) -> httpx.Response:
+        message = (
+            "upstream refused refresh_token=AQ-someone-elses-token "
+            "(Authorization: Basic ZmFrZS1jbGllbnQ6ZmFrZS1zZWNyZXQ) from 203.0.113.7"
+        )
+        return httpx.Response(400, json={"error": {"status": 400, "message": message}})
+
+    async with SpotifyClient(mock_config(), transport=httpx.MockTransport(proxy)) as client:
+        tokens = StaticTokenProvider.from_pair(
+            client, access_token="BQ-own-access", refresh_token="AQ-own-refresh"
+        )
+        with pytest.raises(SpotifyBadRequestError) as caught:
+            await client.get_current_user(tokens)
+    said = everything_said_about(caught.value)
+    for value in leaked:
+        assert value not in said
+    assert "upstream refused" in str(caught.value)
 
 
 async def test_an_unexpected_payload_is_reported_without_its_content() -> None:

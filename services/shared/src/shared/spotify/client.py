@@ -6,7 +6,6 @@ import asyncio
 import base64
 import logging
 import random
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from shared.config import SpotifySettings
+from shared.db.base import utc_now
+from shared.logging import redact_text
+from shared.logging.redaction import REDACTED
 from shared.spotify.constants import (
     AUDIO_FEATURES_MAX_IDS,
     AUTHORIZE_PATH,
@@ -73,14 +75,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Spotify's own error text is kept in messages for diagnosis, but cut short and scrubbed.
 _MAX_REMOTE_MESSAGE = 200
-_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
 # Refresh a little before the advertised expiry so a token never dies mid-request.
 _EXPIRY_MARGIN = timedelta(seconds=60)
-
-
-def utc_now() -> datetime:
-    """The current time, tz-aware UTC."""
-    return datetime.now(UTC)
+# Failures that prove the request never left this machine, so repeating it cannot repeat
+# its effect: no connection was made, or none was free to send it on.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +214,7 @@ class SpotifyClient:
 
     async def get_current_user(self, tokens: TokenProvider) -> PrivateUser:
         """The profile of the user the tokens belong to."""
-        payload = await self._api("GET", "/me", tokens)
+        payload = await self._api("GET", "/me", tokens, idempotent=True)
         return _parse(PrivateUser, payload, "/me")
 
     async def get_recently_played(
@@ -240,7 +239,7 @@ class SpotifyClient:
         if before is not None:
             params["before"] = _cursor_ms(before)
         endpoint = "/me/player/recently-played"
-        payload = await self._api("GET", endpoint, tokens, params=params)
+        payload = await self._api("GET", endpoint, tokens, idempotent=True, params=params)
         return _parse(RecentlyPlayedPage, payload, endpoint)
 
     async def get_top_artists(
@@ -272,23 +271,29 @@ class SpotifyClient:
     ) -> Any:
         _check_limit(limit, TOP_ITEMS_MAX_LIMIT)
         params = {"time_range": time_range.value, "limit": limit, "offset": offset}
-        return await self._api("GET", f"/me/top/{kind}", tokens, params=params)
+        return await self._api("GET", f"/me/top/{kind}", tokens, idempotent=True, params=params)
 
     # -- Web API: the catalogue -------------------------------------------------------------
 
     async def get_track(self, tokens: TokenProvider, track_id: str) -> Track:
         """One track by Spotify ID."""
-        payload = await self._api("GET", "/tracks/{id}", tokens, path={"id": track_id})
+        payload = await self._api(
+            "GET", "/tracks/{id}", tokens, idempotent=True, path={"id": track_id}
+        )
         return _parse(Track, payload, "/tracks/{id}")
 
     async def get_artist(self, tokens: TokenProvider, artist_id: str) -> Artist:
         """One artist by Spotify ID."""
-        payload = await self._api("GET", "/artists/{id}", tokens, path={"id": artist_id})
+        payload = await self._api(
+            "GET", "/artists/{id}", tokens, idempotent=True, path={"id": artist_id}
+        )
         return _parse(Artist, payload, "/artists/{id}")
 
     async def get_album(self, tokens: TokenProvider, album_id: str) -> Album:
         """One album by Spotify ID, with its first page of tracks."""
-        payload = await self._api("GET", "/albums/{id}", tokens, path={"id": album_id})
+        payload = await self._api(
+            "GET", "/albums/{id}", tokens, idempotent=True, path={"id": album_id}
+        )
         return _parse(Album, payload, "/albums/{id}")
 
     async def search(
@@ -309,13 +314,13 @@ class SpotifyClient:
             "limit": limit,
             "offset": offset,
         }
-        payload = await self._api("GET", "/search", tokens, params=params)
+        payload = await self._api("GET", "/search", tokens, idempotent=True, params=params)
         return _parse(SearchResult, payload, "/search")
 
     async def get_audio_features(self, tokens: TokenProvider, track_id: str) -> AudioFeatures:
         """One track's audio features (Development-Mode apps get SpotifyDevelopmentModeError)."""
         endpoint = "/audio-features/{id}"
-        payload = await self._api("GET", endpoint, tokens, path={"id": track_id})
+        payload = await self._api("GET", endpoint, tokens, idempotent=True, path={"id": track_id})
         return _parse(AudioFeatures, payload, endpoint)
 
     async def get_several_audio_features(
@@ -326,7 +331,7 @@ class SpotifyClient:
         for start in range(0, len(track_ids), AUDIO_FEATURES_MAX_IDS):
             chunk = track_ids[start : start + AUDIO_FEATURES_MAX_IDS]
             payload = await self._api(
-                "GET", "/audio-features", tokens, params={"ids": ",".join(chunk)}
+                "GET", "/audio-features", tokens, idempotent=True, params={"ids": ",".join(chunk)}
             )
             page = _parse(_AudioFeaturesList, payload, "/audio-features")
             features.extend(page.audio_features)
@@ -343,11 +348,15 @@ class SpotifyClient:
         public: bool = False,
         collaborative: bool = False,
     ) -> Playlist:
-        """Create a playlist for the current user (`POST /me/playlists`)."""
+        """Create a playlist for the current user (`POST /me/playlists`).
+
+        Not repeated after a 5xx or a lost answer, which could create it twice: that raises
+        SpotifyUnavailableError with `outcome_unknown` set.
+        """
         body: dict[str, Any] = {"name": name, "public": public, "collaborative": collaborative}
         if description is not None:
             body["description"] = description
-        payload = await self._api("POST", "/me/playlists", tokens, json=body)
+        payload = await self._api("POST", "/me/playlists", tokens, idempotent=False, json=body)
         return _parse(Playlist, payload, "/me/playlists")
 
     async def add_playlist_items(
@@ -361,7 +370,9 @@ class SpotifyClient:
         """Add every URI, in order, in requests of at most 100; returns the last snapshot.
 
         Spotify refuses more than 100 items per request; sending them in ordered chunks is
-        what keeps a long playlist from being cut short. An empty list sends nothing.
+        what keeps a long playlist from being cut short. An empty list sends nothing. A chunk
+        is not repeated after a 5xx or a lost answer, which could add it twice: that raises
+        SpotifyUnavailableError with `outcome_unknown` set, the earlier chunks being added.
         """
         endpoint = "/playlists/{playlist_id}/items"
         snapshot: SnapshotResponse | None = None
@@ -370,7 +381,12 @@ class SpotifyClient:
             if position is not None:
                 body["position"] = position + start
             payload = await self._api(
-                "POST", endpoint, tokens, path={"playlist_id": playlist_id}, json=body
+                "POST",
+                endpoint,
+                tokens,
+                idempotent=False,
+                path={"playlist_id": playlist_id},
+                json=body,
             )
             snapshot = _parse(SnapshotResponse, payload, endpoint)
         return snapshot
@@ -385,6 +401,7 @@ class SpotifyClient:
             "GET",
             endpoint,
             tokens,
+            idempotent=True,
             path={"playlist_id": playlist_id},
             params={"limit": limit, "offset": offset},
         )
@@ -396,7 +413,11 @@ class SpotifyClient:
         credentials = f"{self.config.client_id}:{self.config.client_secret}".encode()
         headers = {"Authorization": f"Basic {base64.b64encode(credentials).decode()}"}
         url = f"{self.config.accounts_base_url.rstrip('/')}{TOKEN_PATH}"
-        response = await self._send("POST", url, TOKEN_PATH, headers=headers, data=form)
+        # Neither grant may be sent twice once it may have arrived: a code works only once,
+        # and a refresh under rotation may already have retired the token it carried.
+        response = await self._send(
+            "POST", url, TOKEN_PATH, idempotent=False, headers=headers, data=form
+        )
         if response.is_success:
             return _parse(TokenResponse, _json(response, TOKEN_PATH), TOKEN_PATH)
         error, description = _token_error(response)
@@ -422,11 +443,16 @@ class SpotifyClient:
         endpoint: str,
         tokens: TokenProvider,
         *,
+        idempotent: bool,
         path: Mapping[str, str] | None = None,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
     ) -> Any:
-        """Call a user endpoint; on 401, refresh the access token once and try again once."""
+        """Call a user endpoint; on 401, refresh the access token once and try again once.
+
+        `idempotent` says whether repeating the request is harmless; a 401 is always retried,
+        since Spotify refused the request without carrying it out.
+        """
         url = self._api_url(endpoint, path or {})
         access = await tokens.access_token()
         refreshed = False
@@ -435,6 +461,7 @@ class SpotifyClient:
                 method,
                 url,
                 endpoint,
+                idempotent=idempotent,
                 headers={"Authorization": f"Bearer {access}"},
                 params=params,
                 json=json,
@@ -461,12 +488,18 @@ class SpotifyClient:
         url: str,
         endpoint: str,
         *,
+        idempotent: bool,
         headers: Mapping[str, str],
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send with retries: short 429s are slept out, 5xx and network errors backed off."""
+        """Send with retries: short 429s are slept out, 5xx and network errors backed off.
+
+        A request that is not `idempotent` is repeated only when it certainly had no effect:
+        it never left (connection refused or timed out) or Spotify answered 429. After a 5xx
+        or a lost answer it may have been carried out, so it fails instead of running twice.
+        """
         config = self.config
         attempt = 0
         while True:
@@ -475,6 +508,13 @@ class SpotifyClient:
                     method, url, headers=headers, params=params, json=json, data=data
                 )
             except httpx.TransportError as error:
+                if not idempotent and not isinstance(error, _NOT_SENT_ERRORS):
+                    raise SpotifyUnavailableError(
+                        f"{method} {endpoint}: no answer ({type(error).__name__}); not retried, "
+                        "the outcome is unknown (Spotify may have carried it out)",
+                        endpoint=endpoint,
+                        outcome_unknown=True,
+                    ) from error
                 if attempt >= config.max_retries:
                     raise SpotifyUnavailableError(
                         f"{method} {endpoint}: no answer after {attempt + 1} attempts "
@@ -501,6 +541,14 @@ class SpotifyClient:
                 attempt += 1
                 continue
             if status >= 500:
+                if not idempotent:
+                    raise SpotifyUnavailableError(
+                        f"{method} {endpoint} answered {status}; not retried, the outcome is "
+                        "unknown (Spotify may have carried it out)",
+                        status_code=status,
+                        endpoint=endpoint,
+                        outcome_unknown=True,
+                    )
                 if attempt >= config.max_retries:
                     raise SpotifyUnavailableError(
                         f"{method} {endpoint} answered {status} after {attempt + 1} attempts",
@@ -683,11 +731,13 @@ def _token_error(response: httpx.Response) -> tuple[str, str]:
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remote text made safe for messages and logs: no secrets, no e-mail addresses, short."""
+    """Remote text made safe for messages and logs: no secrets, no personal data, short."""
+    # The secrets this client holds are masked exactly; anything else shaped like a
+    # credential or personal data is masked the way the logs mask it.
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "[redacted]")
-    text = _EMAIL.sub("[email]", text)
+            text = text.replace(secret, REDACTED)
+    text = redact_text(text)
     if len(text) > _MAX_REMOTE_MESSAGE:
         text = text[:_MAX_REMOTE_MESSAGE] + "..."
     return text

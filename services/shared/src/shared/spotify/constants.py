@@ -10,14 +10,14 @@ AUTHORIZE_PATH: Final = "/authorize"
 TOKEN_PATH: Final = "/api/token"  # noqa: S105 - a URL path, not a secret
 
 # What the service asks a user to grant: history, top items, profile, and playlist writing.
+# Reading back a playlist the user owns needs no playlist-read-* scope, so none is asked for.
 DEFAULT_SCOPES: Final[tuple[str, ...]] = (
     "user-read-recently-played",
     "user-top-read",
     "user-read-private",
     "user-read-email",
-    "playlist-read-private",
-    "playlist-modify-private",
     "playlist-modify-public",
+    "playlist-modify-private",
 )
 
 RECENTLY_PLAYED_MAX_LIMIT: Final = 50

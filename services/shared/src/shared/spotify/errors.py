@@ -87,7 +87,22 @@ class SpotifyRateLimitDeferred(SpotifyError):  # noqa: N818 - a deferral, not a 
 
 
 class SpotifyUnavailableError(SpotifyError):
-    """Spotify kept failing (5xx, timeouts, connection errors) through every retry."""
+    """Spotify kept failing (5xx, timeouts, connection errors), or a write's answer was lost.
+
+    `outcome_unknown` is true when a request that must not be repeated (a code exchange, a
+    refresh, a playlist write) may have been carried out even though no answer came back.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        endpoint: str | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(message, status_code=status_code, endpoint=endpoint)
+        self.outcome_unknown = outcome_unknown
 
 
 class SpotifyResponseError(SpotifyError):
