@@ -52,8 +52,8 @@ def parse_keys(keys: str) -> list[str]:
 class TokenEncryptor:
     """Encrypts tokens under the first key and decrypts under any, so keys can be rotated.
 
-    To rotate: put the new key first (`NEW,OLD`), restart, let `rotate` re-encrypt the
-    stored tokens, then drop the old key.
+    To rotate: put the new key first (`NEW,OLD`), run `spotify-mcp rotate-keys` to
+    re-encrypt the stored tokens, then drop the old key.
     """
 
     def __init__(self, keys: Sequence[str | SecretStr]) -> None:
