@@ -163,6 +163,12 @@ class TestDemo:
     def test_a_person_can_log_in_through_the_fake_spotify(self, start_system: StartSystem) -> None:
         system = start_system("demo")
         _wait_until_up([f"{system.api}/healthz", f"{system.frontend}/healthz"], system.process)
+        command_lines = [
+            (Path("/proc") / str(pid) / "cmdline").read_bytes()
+            for pid in _processes_in_group(system.pgid)
+        ]
+        assert any(b"fake_spotify" in line for line in command_lines)
+        assert not any(b"--client-secret" in line for line in command_lines)  # not shown in ps
         with httpx.Client(timeout=10) as browser:
             status = browser.get(f"{system.api}/status").json()
             assert status["spotify_configured"] is True
@@ -190,3 +196,48 @@ class TestDemo:
         assert system.ctrl_c() == 0
         assert _processes_in_group(system.pgid) == []
         assert "demo data ready" in system.log.read_text()
+
+    def test_stored_demo_tokens_survive_a_restart(
+        self, start_system: StartSystem, tmp_path: Path
+    ) -> None:
+        first = start_system("demo")
+        _wait_until_up([f"{first.api}/healthz"], first.process)
+        with httpx.Client(timeout=10) as browser:
+            to_spotify = browser.get(f"{first.api}/auth/login")
+            consent = browser.get(to_spotify.headers["location"])
+            fields = dict(
+                re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', consent.text)
+            )
+            approved = browser.post(
+                httpx.URL(to_spotify.headers["location"]).join("/authorize"),
+                data={**fields, "user_id": "demo", "decision": "accept"},
+            )
+            assert browser.get(approved.headers["location"]).status_code == 200
+        assert first.ctrl_c() == 0
+
+        second = start_system("demo")
+        _wait_until_up([f"{second.api}/healthz"], second.process)
+        access_token = _stored_access_token(tmp_path)
+        me = httpx.get(
+            f"http://127.0.0.1:{second.fake_port}/v1/me",
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=5,
+        )
+        assert me.status_code == 200, me.text
+        assert me.json()["id"] == "demo"
+        state_file = tmp_path / "data" / "demo-fake-spotify.json"
+        assert state_file.stat().st_mode & 0o777 == 0o600
+        assert second.ctrl_c() == 0
+
+
+def _stored_access_token(workdir: Path) -> str:
+    """The demo user's access token as the API stored it, decrypted with the local key."""
+    import sqlite3  # noqa: PLC0415
+
+    from shared.config.local_secrets import LocalSecrets  # noqa: PLC0415
+    from shared.crypto import TokenEncryptor  # noqa: PLC0415
+
+    keys = LocalSecrets(workdir / "data" / "secrets.env").load()["TOKEN_ENCRYPTION_KEYS"]
+    with sqlite3.connect(workdir / "data" / "demo.db") as conn:
+        (encrypted,) = conn.execute("SELECT access_token_encrypted FROM spotify_tokens").fetchone()
+    return TokenEncryptor.from_key_string(keys).decrypt(encrypted)

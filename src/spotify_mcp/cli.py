@@ -15,9 +15,11 @@ from dotenv import dotenv_values
 
 from shared.config import AppEnv, BaseServiceSettings
 from shared.config.local_secrets import DEFAULT_LOCAL_SECRETS_PATH, LocalSecrets
+from shared.crypto import TokenEncryptor
 from shared.db.manager import DatabaseManager
 from shared.db.migrate import MigrationRunner
 from shared.logging import configure_logging
+from shared.token_rotation import StoredTokenRotator
 from spotify_mcp.demo import DemoSeed, DemoSeeder
 from spotify_mcp.supervisor import ChildSpec, ProcessSupervisor
 
@@ -25,6 +27,7 @@ logger = logging.getLogger("spotify_mcp")
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
 DEMO_FAKE_SPOTIFY_PORT = 8090
+DEMO_FAKE_STATE_FILE = Path("data") / "demo-fake-spotify.json"
 
 
 def _service(name: str) -> ChildSpec:
@@ -48,6 +51,10 @@ class SpotifyMcpCli:
         )
         migrate = commands.add_parser("migrate", help="apply database migrations")
         migrate.add_argument("--revision", default="head", help="target revision (default head)")
+        commands.add_parser(
+            "rotate-keys",
+            help="re-encrypt stored Spotify tokens under the first TOKEN_ENCRYPTION_KEYS key",
+        )
         commands.add_parser("api", help="run only the API")
         commands.add_parser("frontend", help="run only the admin frontend")
         commands.add_parser("collector", help="run only the collector")
@@ -59,6 +66,7 @@ class SpotifyMcpCli:
             "serve": self.serve,
             "demo": self.demo,
             "migrate": self.migrate,
+            "rotate-keys": self.rotate_keys,
             "api": self.api,
             "frontend": self.frontend,
             "collector": self.collector,
@@ -108,16 +116,19 @@ class SpotifyMcpCli:
                 str(fake_port),
                 "--client-id",
                 client_id,
-                "--client-secret",
-                client_secret,
                 "--redirect-uri",
                 settings.spotify.spotify_redirect_uri,
                 "--history-anchor",
                 seeded.history_anchor.isoformat(),
+                # The fake's grants outlive a restart, so stored demo tokens keep working.
+                "--state-file",
+                str(DEMO_FAKE_STATE_FILE),
             ],
         )
         children = [fake, _service("api"), _service("frontend"), _service("collector")]
-        return ProcessSupervisor(children, env=os.environ).run()
+        # The secret reaches the fake through its environment, never its visible argv.
+        env = {**os.environ, "FAKE_SPOTIFY_CLIENT_SECRET": client_secret}
+        return ProcessSupervisor(children, env=env).run()
 
     def migrate(self, args: argparse.Namespace) -> int:
         """Apply migrations up to a revision."""
@@ -126,43 +137,48 @@ class SpotifyMcpCli:
         asyncio.run(self._migrate(settings, args.revision))
         return 0
 
+    def rotate_keys(self, _args: argparse.Namespace) -> int:
+        """Re-encrypt every stored token under the primary key, so older keys can be dropped."""
+        configure_logging("cli", "INFO")
+        settings = BaseServiceSettings()
+
+        async def _rotate() -> int:
+            database = DatabaseManager.from_settings(settings.database)
+            try:
+                async with database.session() as session:
+                    rotator = StoredTokenRotator(TokenEncryptor.from_settings(settings))
+                    return await rotator.rotate_all(session)
+            finally:
+                await database.dispose()
+
+        changed = asyncio.run(_rotate())
+        logger.info("stored tokens re-encrypted under the first key", extra={"users": changed})
+        return 0
+
     # -- single services ------------------------------------------------------------------
 
     def api(self, _args: argparse.Namespace) -> int:
         """Run only the API (uvicorn)."""
-        import uvicorn  # noqa: PLC0415
-
-        from app.main import SpotifyMCPApp  # noqa: PLC0415
         from app.settings import AppSettings  # noqa: PLC0415
 
         settings = AppSettings()
-        application = SpotifyMCPApp.from_settings(settings)
-        uvicorn.run(
-            application.app,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_config=None,
-            proxy_headers=False,
-        )
+        self._run_asgi("app.main:create_app", settings.api_host, settings.api_port)
         return 0
 
     def frontend(self, _args: argparse.Namespace) -> int:
         """Run only the admin frontend (uvicorn)."""
-        import uvicorn  # noqa: PLC0415
-
-        from frontend.main import FrontendApp  # noqa: PLC0415
         from frontend.settings import FrontendSettings  # noqa: PLC0415
 
         settings = FrontendSettings()
-        configure_logging("frontend", settings.log_level)
-        uvicorn.run(
-            FrontendApp(settings).app,
-            host=settings.frontend_host,
-            port=settings.frontend_port,
-            log_config=None,
-            proxy_headers=False,
-        )
+        self._run_asgi("frontend.main:create_app", settings.frontend_host, settings.frontend_port)
         return 0
+
+    @staticmethod
+    def _run_asgi(factory: str, host: str, port: int) -> None:
+        import uvicorn  # noqa: PLC0415
+
+        # log_config=None: the app factory installs the JSON logging, uvicorn's lines included.
+        uvicorn.run(factory, factory=True, host=host, port=port, log_config=None)
 
     def collector(self, _args: argparse.Namespace) -> int:
         """Run only the collector."""
@@ -205,8 +221,7 @@ class SpotifyMcpCli:
             generated = local.ensure()
             local.apply_to(os.environ, configured_elsewhere=frozenset(dotenv))
             logger.info(
-                "local secrets %s %s (the admin token for the API and tools, and the "
-                "admin password of the UI, user name admin, are in that file)",
+                "local secrets %s %s (the admin token and admin password are in that file)",
                 "generated into" if generated else "read from",
                 DEFAULT_LOCAL_SECRETS_PATH,
             )
@@ -252,15 +267,14 @@ class SpotifyMcpCli:
     @staticmethod
     def _announce(settings: BaseServiceSettings) -> None:
         from app.settings import AppSettings  # noqa: PLC0415
+        from app.setup.steps import spotify_setup_steps  # noqa: PLC0415
 
         api_settings = AppSettings()  # fails here, before anything starts, on a bad setting
         if not settings.spotify.configured:
+            steps = spotify_setup_steps(settings.spotify.spotify_redirect_uri)
             logger.warning(
-                "Spotify is not configured: no account can be connected yet. Create an app in "
-                "Spotify's developer dashboard, add the redirect URI %s, put SPOTIFY_CLIENT_ID "
-                "and SPOTIFY_CLIENT_SECRET in .env and restart; or run `make demo` to try "
-                "everything against the bundled fake Spotify.",
-                settings.spotify.spotify_redirect_uri,
+                "Spotify is not configured: no account can be connected yet. %s",
+                " ".join(f"({number}) {step}" for number, step in enumerate(steps, start=1)),
             )
         api = api_settings.public_base_url
         logger.info(

@@ -10,10 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.router import NONCE_COOKIE
 from app.auth.service import SCOPES
+from app.main import SpotifyMCPApp
 from fake_spotify import FakeSpotifyServer
+from shared.crypto import TokenEncryptor
 from shared.db.enums import UserStatus
-from shared.db.models import SpotifyToken, SyncCheckpoint, User
+from shared.db.models import OAuthState, SpotifyToken, SyncCheckpoint, User
+from shared.spotify import SpotifyClient, StaticTokenProvider
 from testkit.factories import create_user
+from testkit.plugin import FreshDatabase
+
+from .conftest import API_BASE_URL, build_settings
 
 
 async def _authorise_at_spotify(
@@ -56,7 +62,12 @@ class TestLogin:
 
 class TestCallback:
     async def test_success_stores_user_encrypted_tokens_and_checkpoint(
-        self, client: httpx.AsyncClient, fake_spotify: FakeSpotifyServer, db_session: AsyncSession
+        self,
+        api: SpotifyMCPApp,
+        client: httpx.AsyncClient,
+        fake_spotify: FakeSpotifyServer,
+        db_session: AsyncSession,
+        spotify_client: SpotifyClient,
     ) -> None:
         response = await _login(client, fake_spotify)
         assert response.status_code == 200
@@ -71,15 +82,21 @@ class TestCallback:
         token = await db_session.scalar(select(SpotifyToken).where(SpotifyToken.user_id == user.id))
         assert token is not None
 
+        encryptor = TokenEncryptor.from_settings(api.settings)
+        access = encryptor.decrypt(token.access_token_encrypted)
+        refresh = encryptor.decrypt(token.refresh_token_encrypted)
+        profile = await spotify_client.get_current_user(
+            StaticTokenProvider.from_pair(
+                spotify_client, access_token=access, refresh_token=refresh
+            )
+        )
+        assert profile.id == "demo"  # the stored tokens are the ones Spotify issued
         raw = (
             await db_session.execute(
                 text("SELECT * FROM spotify_tokens WHERE user_id = :id"), {"id": user.id}
             )
         ).one()
-        state = fake_spotify.state
-        issued = [*state._access, *state._refresh]
-        assert len(issued) >= 2
-        assert not any(secret in str(value) for value in raw for secret in issued)
+        assert not any(secret in str(value) for value in raw for secret in (access, refresh))
 
     async def test_replayed_state_is_refused(
         self, client: httpx.AsyncClient, fake_spotify: FakeSpotifyServer
@@ -164,3 +181,23 @@ class TestCallback:
         await db_session.refresh(user)
         assert user.status is UserStatus.ACTIVE
         assert user.status_reason is None
+
+
+class TestTransactions:
+    async def test_login_commits_through_the_real_request_session(
+        self, fresh_database: FreshDatabase, fake_spotify: FakeSpotifyServer
+    ) -> None:
+        database = await fresh_database()
+        app = SpotifyMCPApp(build_settings(fake_spotify), database=database).app
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=API_BASE_URL
+        ) as browser:
+            response = await _login(browser, fake_spotify)
+        assert response.status_code == 200
+        async with database.session() as session:
+            user = await session.scalar(select(User).where(User.spotify_user_id == "demo"))
+            assert user is not None
+            assert await session.scalar(
+                select(SpotifyToken.id).where(SpotifyToken.user_id == user.id)
+            )
+            assert await session.scalar(select(OAuthState.used_at)) is not None

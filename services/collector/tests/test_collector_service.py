@@ -34,3 +34,13 @@ class TestCollectorService:
         await MigrationRunner(database).upgrade()
         service.request_stop()
         await asyncio.wait_for(running, timeout=10)
+
+    async def test_a_stop_before_the_schema_exists_ends_cleanly(
+        self, fresh_database: FreshDatabase
+    ) -> None:
+        database = await fresh_database(migrated=False)
+        service = CollectorService(_settings(), database)
+        running = asyncio.create_task(service.run())
+        await asyncio.sleep(0.2)
+        service.request_stop()
+        await asyncio.wait_for(running, timeout=10)  # no error although nothing was migrated

@@ -18,4 +18,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-DbSession = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a page never says
+# "done" about work whose commit then fails.
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

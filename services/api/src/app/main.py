@@ -34,10 +34,12 @@ class SpotifyMCPApp:
         database: DatabaseManager | None = None,
         spotify_transport: httpx.AsyncBaseTransport | None = None,
         log_handler: DBLogHandler | None = None,
+        owns_database: bool | None = None,
     ) -> None:
         self.settings = settings
         self.database = database or DatabaseManager.from_settings(settings.database)
-        self._owns_database = database is None
+        # Dispose of the engine at shutdown when it was made for this app.
+        self._owns_database = database is None if owns_database is None else owns_database
         self._log_handler = log_handler
         self.templates = Jinja2Templates(directory=_TEMPLATES)
         self.spotify = SpotifyClient(
@@ -67,9 +69,7 @@ class SpotifyMCPApp:
         handler = configure_logging(
             "api", settings.log_level, database=database if settings.log_to_database else None
         )
-        application = cls(settings, database=database, log_handler=handler)
-        application._owns_database = True
-        return application
+        return cls(settings, database=database, log_handler=handler, owns_database=True)
 
     @asynccontextmanager
     async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:

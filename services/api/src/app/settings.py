@@ -41,5 +41,6 @@ class AppSettings(BaseServiceSettings):
         return {
             **super().secrets_to_check(),
             "ADMIN_TOKEN": self.admin_token,
+            "ADMIN_PASSWORD": self.admin_password,
             "SECRET_KEY": self.secret_key,
         }

@@ -32,23 +32,32 @@ class CollectorService:
     async def run(self) -> None:
         """Run until `request_stop` (or a signal) is received."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
             loop.add_signal_handler(sig, self.request_stop)
-        await self._wait_for_schema()
-        active = await self._count_active_users()
-        logger.info(
-            "collector started",
-            extra={"active_users": active, "interval_s": self._settings.collector_interval_seconds},
-        )
-        await self._stop.wait()
+        try:
+            if await self._wait_for_schema():
+                active = await self._count_active_users()
+                logger.info(
+                    "collector started",
+                    extra={
+                        "active_users": active,
+                        "interval_s": self._settings.collector_interval_seconds,
+                    },
+                )
+                await self._stop.wait()
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
         logger.info("collector stopped")
 
-    async def _wait_for_schema(self) -> None:
+    async def _wait_for_schema(self) -> bool:
+        """True once the schema is at head; False when asked to stop first."""
         runner = MigrationRunner(self._database)
         while not self._stop.is_set():
             try:
                 if await runner.is_at_head():
-                    return
+                    return True
                 logger.warning("database schema is not at head; run `spotify-mcp migrate`")
             except Exception as exc:  # unreachable database: keep waiting, say why
                 logger.warning("database not reachable: %s", exc.__class__.__name__)
@@ -56,6 +65,7 @@ class CollectorService:
                 await asyncio.wait_for(self._stop.wait(), 5)
             except TimeoutError:
                 continue
+        return False
 
     async def _count_active_users(self) -> int:
         async with self._database.session() as session:

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from frontend.api_client import AdminApiClient
 from frontend.routes.home import HomeRouter
 from frontend.settings import FrontendSettings
+from shared.logging import configure_logging
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -34,7 +35,7 @@ class FrontendApp:
 
     def _setup_routers(self) -> None:
         self.app.include_router(
-            HomeRouter(self.api, self.templates, self.settings.public_base_url).router
+            HomeRouter(self.api, self.templates, self.settings.api_base_url).router
         )
 
     @asynccontextmanager
@@ -44,5 +45,7 @@ class FrontendApp:
 
 
 def create_app() -> FastAPI:
-    """The ASGI app, configured from the environment."""
-    return FrontendApp(FrontendSettings()).app
+    """The ASGI app, configured from the environment, logging JSON to stderr."""
+    settings = FrontendSettings()
+    configure_logging("frontend", settings.log_level)
+    return FrontendApp(settings).app

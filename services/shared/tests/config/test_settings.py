@@ -53,3 +53,28 @@ class TestEnvironment:
             spotify_client_id="abc", spotify_client_secret=SecretStr("s3cr3t")
         )
         assert "s3cr3t" not in repr(settings)
+
+
+class TestEveryServiceRefusesPlaceholders:
+    def test_api_requires_admin_secrets_in_production(self) -> None:
+        from app.settings import AppSettings  # noqa: PLC0415
+
+        with pytest.raises(ValidationError) as error:
+            AppSettings(
+                _env_file=None,
+                app_env=AppEnv.PRODUCTION,
+                token_encryption_keys=SecretStr("k" * 44),
+                admin_token=SecretStr("a-real-admin-token-value"),
+                admin_password=SecretStr("password"),
+                secret_key=None,
+            )
+        assert "ADMIN_PASSWORD" in str(error.value)
+        assert "SECRET_KEY" in str(error.value)
+
+    def test_frontend_requires_a_real_admin_token_in_production(self) -> None:
+        from frontend.settings import FrontendSettings  # noqa: PLC0415
+
+        with pytest.raises(ValidationError, match="ADMIN_TOKEN"):
+            FrontendSettings(
+                _env_file=None, app_env=AppEnv.PRODUCTION, admin_token=SecretStr("change-me")
+            )

@@ -28,6 +28,36 @@ DIALECTS = ("sqlite", "postgresql")
 FreshDatabase = Callable[..., Awaitable[DatabaseManager]]
 
 
+# Settings a developer may have exported or put in .env; tests set what they need explicitly.
+_PROJECT_VARIABLE_PREFIXES = (
+    "APP_ENV",
+    "LOG_",
+    "DATABASE_",
+    "SPOTIFY_",
+    "TOKEN_ENCRYPTION_KEYS",
+    "ADMIN_",
+    "SECRET_KEY",
+    "PUBLIC_BASE_URL",
+    "FRONTEND_",
+    "API_",
+    "OAUTH_",
+    "DEMO_",
+    "COLLECTOR_",
+    "FAKE_SPOTIFY_",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_from_local_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Run each test away from the checkout's .env and data/, without the project's variables."""
+    for name in list(os.environ):
+        if name.startswith(_PROJECT_VARIABLE_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -13,6 +13,7 @@ from app.auth.service import OAuthService, SpotifyNotConfiguredError
 from app.auth.state import InvalidStateError
 from app.dependencies import DbSession
 from app.settings import AppSettings
+from app.setup.steps import spotify_setup_steps
 from shared.spotify import SpotifyError, SpotifyInvalidGrantError
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class AuthRouter:
             {
                 "title": "Spotify is not configured",
                 "spotify_configured": False,
-                "redirect_uri": self._settings.spotify.spotify_redirect_uri,
+                "setup_steps": spotify_setup_steps(self._settings.spotify.spotify_redirect_uri),
                 "frontend_url": self._settings.frontend_base_url,
             },
             status_code=503,
@@ -121,9 +122,12 @@ class AuthRouter:
         if not code:
             return self._page(request, 400, "Missing code", "Spotify sent no authorisation code.")
         try:
-            connected = await self._oauth.complete_login(
-                session, code=code, state=state, cookie_nonce=nonce
-            )
+            await self._oauth.redeem_state(session, state=state, cookie_nonce=nonce)
+            # Commit the redeemed state now: the Spotify calls below take seconds and must
+            # not hold the database's write lock (SQLite has only one).
+            await session.commit()
+            tokens, profile = await self._oauth.fetch_account(code)
+            connected = await self._oauth.store_account(session, tokens, profile)
         except SpotifyNotConfiguredError:
             return self._not_configured(request)
         except InvalidStateError as exc:
@@ -151,9 +155,9 @@ class AuthRouter:
             request,
             200,
             f"Connected: {connected.display_name}",
-            "Your Spotify account is connected. The collector now fetches your recently played "
-            "tracks and keeps polling every few minutes; Spotify only remembers your last 50 "
-            "plays, so older history comes from your privacy export.",
+            "Your Spotify account is connected and its tokens are stored encrypted. Spotify "
+            "only remembers your last 50 plays, so older history comes from your privacy "
+            "export.",
             "To add years of history, request your Extended streaming history at Spotify's "
             "privacy page and upload the ZIP in the admin UI.",
             ok=True,

@@ -15,15 +15,10 @@ from shared.db.base import utc_now
 from shared.db.enums import UserStatus
 from shared.db.models import SpotifyToken, SyncCheckpoint, User
 from shared.spotify import SpotifyClient, StaticTokenProvider
+from shared.spotify.constants import DEFAULT_SCOPES
+from shared.spotify.models import PrivateUser, TokenResponse
 
-SCOPES = (
-    "user-read-recently-played",
-    "user-top-read",
-    "user-read-private",
-    "user-read-email",
-    "playlist-modify-public",
-    "playlist-modify-private",
-)
+SCOPES = DEFAULT_SCOPES
 
 
 class SpotifyNotConfiguredError(Exception):
@@ -74,17 +69,25 @@ class OAuthService:
         state, nonce = await self._states.issue(session)
         return LoginStart(self._spotify.authorize_url(state=state, scopes=SCOPES), nonce)
 
-    async def complete_login(
-        self, session: AsyncSession, *, code: str, state: str | None, cookie_nonce: str | None
-    ) -> ConnectedUser:
-        """Check the state, exchange the code, then upsert the user, tokens and checkpoint."""
+    async def redeem_state(
+        self, session: AsyncSession, *, state: str | None, cookie_nonce: str | None
+    ) -> None:
+        """Accept the callback's state once (raises `InvalidStateError`)."""
         if not self._settings.spotify.configured:
             raise SpotifyNotConfiguredError
         await self._states.redeem(session, state, cookie_nonce)
+
+    async def fetch_account(self, code: str) -> tuple[TokenResponse, PrivateUser]:
+        """Exchange the code and read the profile; talks to Spotify, never to the database."""
         tokens = await self._spotify.exchange_code(code)
         provider = StaticTokenProvider(self._spotify, tokens)
         profile = await self._spotify.get_current_user(provider)
+        return provider.tokens, profile
 
+    async def store_account(
+        self, session: AsyncSession, tokens: TokenResponse, profile: PrivateUser
+    ) -> ConnectedUser:
+        """Upsert the user, its encrypted tokens and its sync checkpoint."""
         user = await session.scalar(select(User).where(User.spotify_user_id == profile.id))
         was_new = user is None
         was_reactivated = False
@@ -100,24 +103,23 @@ class OAuthService:
         user.product = profile.product
         await session.flush()
 
-        current = provider.tokens
-        expires_at = utc_now() + timedelta(seconds=current.expires_in)
+        now = utc_now()
         stored = await session.scalar(select(SpotifyToken).where(SpotifyToken.user_id == user.id))
         if stored is None:
             stored = SpotifyToken(user_id=user.id)
             session.add(stored)
-        stored.access_token_encrypted = self._encryptor.encrypt(current.access_token)
-        if current.refresh_token:
-            stored.refresh_token_encrypted = self._encryptor.encrypt(current.refresh_token)
-        stored.scope = current.scope or ""
-        stored.token_type = current.token_type
-        stored.expires_at = expires_at
+        stored.access_token_encrypted = self._encryptor.encrypt(tokens.access_token)
+        if tokens.refresh_token:
+            stored.refresh_token_encrypted = self._encryptor.encrypt(tokens.refresh_token)
+        stored.scope = tokens.scope or ""
+        stored.token_type = tokens.token_type
+        stored.expires_at = now + timedelta(seconds=tokens.expires_in)
 
         checkpoint = await session.get(SyncCheckpoint, user.id)
         if checkpoint is None:
-            session.add(SyncCheckpoint(user_id=user.id, next_poll_at=utc_now()))
+            session.add(SyncCheckpoint(user_id=user.id, next_poll_at=now))
         else:
-            checkpoint.next_poll_at = utc_now()
+            checkpoint.next_poll_at = now
             checkpoint.last_error = None
         await session.flush()
         return ConnectedUser(user.id, user.display_name, was_new, was_reactivated)

@@ -9,7 +9,7 @@ import secrets
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,11 @@ class OAuthStateStore:
     """Issues and redeems login states; the nonce is stored so each is accepted once."""
 
     def __init__(self, signing_key: bytes, ttl: timedelta) -> None:
+        if not signing_key:
+            raise ValueError(
+                "SECRET_KEY is not set: it signs login states (spotify-mcp serve generates one "
+                "into data/secrets.env for local runs)"
+            )
         self._key = signing_key
         self._ttl = ttl
 
@@ -35,7 +40,10 @@ class OAuthStateStore:
     async def issue(self, session: AsyncSession) -> tuple[str, str]:
         """A new (state for Spotify, nonce for the browser cookie)."""
         nonce = secrets.token_urlsafe(24)
-        session.add(OAuthState(nonce=nonce, expires_at=utc_now() + self._ttl))
+        now = utc_now()
+        # Logins are rare; clearing expired states here keeps the table from growing.
+        await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
+        session.add(OAuthState(nonce=nonce, expires_at=now + self._ttl))
         await session.flush()
         return f"{nonce}.{self._sign(nonce)}", nonce
 

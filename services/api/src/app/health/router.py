@@ -30,6 +30,7 @@ class HealthRouter:
     def __init__(self, database: DatabaseManager) -> None:
         self._database = database
         self._migrations = MigrationRunner(database)
+        self._head = self._migrations.head_revision()  # read the scripts once, not per probe
         self.router = APIRouter(tags=["health"])
         self.router.add_api_route(
             "/healthz", self.healthz, methods=["GET"], response_model=Liveness
@@ -52,7 +53,7 @@ class HealthRouter:
         at_head = False
         if reachable:
             try:
-                at_head = await self._migrations.is_at_head()
+                at_head = await self._migrations.current_revision() == self._head
             except Exception:  # a half-created database is simply "not ready"
                 at_head = False
         ready = reachable and at_head

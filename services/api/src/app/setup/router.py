@@ -8,6 +8,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from app.settings import AppSettings
+from app.setup.steps import spotify_setup_steps
 
 
 class SetupStatus(BaseModel):
@@ -18,6 +19,7 @@ class SetupStatus(BaseModel):
     redirect_uri: str
     login_url: str
     frontend_url: str
+    setup_steps: list[str]
 
 
 class SetupRouter:
@@ -43,7 +45,11 @@ class SetupRouter:
             redirect_uri=settings.spotify.spotify_redirect_uri,
             login_url=f"{settings.public_base_url.rstrip('/')}/auth/login",
             frontend_url=settings.frontend_base_url,
+            setup_steps=[] if settings.spotify.configured else self._steps(),
         )
+
+    def _steps(self) -> list[str]:
+        return spotify_setup_steps(self._settings.spotify.spotify_redirect_uri)
 
     async def home(self, request: Request) -> HTMLResponse:
         """A page saying what runs and what to configure next."""
@@ -53,7 +59,7 @@ class SetupRouter:
             {
                 "title": "Status",
                 "spotify_configured": self._settings.spotify.configured,
-                "redirect_uri": self._settings.spotify.spotify_redirect_uri,
+                "setup_steps": self._steps(),
                 "frontend_url": self._settings.frontend_base_url,
             },
         )

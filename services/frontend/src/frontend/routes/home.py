@@ -14,12 +14,10 @@ from frontend.api_client import AdminApiClient, ApiUnavailableError
 class HomeRouter:
     """`/` (set-up status) and `/healthz`."""
 
-    def __init__(
-        self, api: AdminApiClient, templates: Jinja2Templates, public_api_url: str
-    ) -> None:
+    def __init__(self, api: AdminApiClient, templates: Jinja2Templates, api_base_url: str) -> None:
         self._api = api
         self._templates = templates
-        self._public_api_url = public_api_url
+        self._api_base_url = api_base_url
         self.router = APIRouter()
         self.router.add_api_route("/healthz", self.healthz, methods=["GET"])
         self.router.add_api_route("/", self.home, methods=["GET"], response_class=HTMLResponse)
@@ -39,5 +37,5 @@ class HomeRouter:
         return self._templates.TemplateResponse(
             request,
             "home.html",
-            {"status": status, "problem": problem, "public_api_url": self._public_api_url},
+            {"status": status, "problem": problem, "api_base_url": self._api_base_url},
         )

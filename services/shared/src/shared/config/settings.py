@@ -93,26 +93,17 @@ class SpotifySettings(BaseSettings):
         return bool(self.spotify_client_id) and not is_placeholder(self.spotify_client_secret)
 
 
-class BaseServiceSettings(BaseSettings):
-    """What every service needs: environment, logging, database, Spotify and encryption keys."""
+class CommonSettings(BaseSettings):
+    """What every process reads: its environment and log level; refuses placeholder secrets."""
 
     model_config = SettingsConfigDict(env_file=_ENV_FILES, extra="ignore")
 
     app_env: AppEnv = Field(default=AppEnv.DEV, description="dev or production.")
     log_level: str = Field(default="INFO", description="Minimum level of log lines.")
-    log_to_database: bool = Field(
-        default=True, description="Also write log lines to the logs table (admin log viewer)."
-    )
-    token_encryption_keys: SecretStr | None = Field(
-        default=None,
-        description="Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).",
-    )
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    spotify: SpotifySettings = Field(default_factory=SpotifySettings)
 
     def secrets_to_check(self) -> dict[str, SecretStr | None]:
-        """Secrets that must not be placeholders outside dev mode."""
-        return {"TOKEN_ENCRYPTION_KEYS": self.token_encryption_keys}
+        """Secrets that must not be missing or placeholders outside dev mode."""
+        return {}
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
@@ -124,3 +115,21 @@ class BaseServiceSettings(BaseSettings):
                 f"{', '.join(bad)} must be set to a real secret when APP_ENV={self.app_env.value}"
             )
         return self
+
+
+class BaseServiceSettings(CommonSettings):
+    """What the services that open the database need: database, Spotify, encryption keys."""
+
+    log_to_database: bool = Field(
+        default=True, description="Also write log lines to the logs table (admin log viewer)."
+    )
+    token_encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).",
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    spotify: SpotifySettings = Field(default_factory=SpotifySettings)
+
+    def secrets_to_check(self) -> dict[str, SecretStr | None]:
+        """The token encryption keys must be real outside dev mode."""
+        return {"TOKEN_ENCRYPTION_KEYS": self.token_encryption_keys}
