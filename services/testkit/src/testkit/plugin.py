@@ -90,14 +90,14 @@ def dialect(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-async def database_factory(
-    dialect: str,
-    sqlite_factory: SqliteDatabaseFactory,
-    postgres_factory: PostgresDatabaseFactory | None,
+def database_factory(
+    dialect: str, request: pytest.FixtureRequest
 ) -> SqliteDatabaseFactory | PostgresDatabaseFactory:
     """The factory of the current dialect (skips PostgreSQL tests only outside CI)."""
     if dialect == "sqlite":
-        return sqlite_factory
+        sqlite: SqliteDatabaseFactory = request.getfixturevalue("sqlite_factory")
+        return sqlite
+    postgres_factory: PostgresDatabaseFactory | None = request.getfixturevalue("postgres_factory")
     if postgres_factory is None:
         pytest.skip("PostgreSQL is not reachable (set TEST_POSTGRES_URL; required when CI=true)")
     return postgres_factory
