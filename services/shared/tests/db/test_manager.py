@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -137,3 +138,21 @@ class TestSessions:
             assert not await manager.ping()
         finally:
             await manager.dispose()
+
+
+class TestConcurrentWrites:
+    async def test_read_then_write_transactions_all_succeed(
+        self, fresh_database: FreshDatabase
+    ) -> None:
+        database = await fresh_database()
+
+        async def read_then_write(n: int) -> None:
+            async with database.session(write=True) as session:
+                await session.scalar(select(User.id))  # read first...
+                await asyncio.sleep(0.01)  # ...let the others commit in between...
+                session.add(User(spotify_user_id=f"concurrent-{n}"))  # ...then write
+
+        await asyncio.gather(*(read_then_write(n) for n in range(8)))
+        async with database.session() as session:
+            count = len((await session.scalars(select(User.id))).all())
+        assert count == 8

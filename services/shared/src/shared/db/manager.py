@@ -19,6 +19,9 @@ from sqlalchemy.pool import NullPool
 
 from shared.config import DatabaseSettings
 
+# Execution option naming the statement that opens a SQLite transaction.
+_SQLITE_BEGIN = "spotify_mcp_sqlite_begin"
+
 
 def normalise_database_url(url: str | URL) -> URL:
     """Pick the async driver for a plain `sqlite://` or `postgresql://` URL."""
@@ -79,9 +82,17 @@ class DatabaseManager:
         return self.dialect == "sqlite"
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits when the block succeeds, rolls back when it raises."""
+    async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits when the block succeeds, rolls back when it raises.
+
+        `write=True` says the block will write. On SQLite its transaction then starts with
+        BEGIN IMMEDIATE: a transaction that reads first and writes later would otherwise
+        fail with "database is locked" whenever another connection committed in between
+        (WAL snapshots cannot be upgraded), and no busy timeout helps with that.
+        """
         async with self.sessionmaker() as session:
+            if write and self.is_sqlite:
+                await session.connection(execution_options={_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
             try:
                 yield session
                 await session.commit()
@@ -124,4 +135,4 @@ class DatabaseManager:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql(conn.get_execution_options().get(_SQLITE_BEGIN, "BEGIN"))

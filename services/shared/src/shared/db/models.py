@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -248,6 +249,7 @@ class ImportJob(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     original_filename: Mapped[str] = mapped_column(String(512))
+    # Relative to IMPORT_DIR (`<user_id>/<uuid>.zip`): api and collector may mount it apart.
     stored_path: Mapped[str] = mapped_column(String(1024))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -308,6 +310,16 @@ class JobRun(Base):
         Index("ix_job_runs_user_id_created_at", "user_id", "created_at"),
         Index("ix_job_runs_created_at", "created_at"),
         Index("ix_job_runs_import_job_id", "import_job_id"),
+        # At most one queued or running job of each kind per user, whoever enqueues it
+        # (API replicas, collectors): the database settles the race, not a SELECT.
+        Index(
+            "uq_job_runs_active_per_user",
+            "user_id",
+            "job_type",
+            unique=True,
+            sqlite_where=text("status IN ('pending', 'running') AND user_id IS NOT NULL"),
+            postgresql_where=text("status IN ('pending', 'running') AND user_id IS NOT NULL"),
+        ),
     )
 
 
