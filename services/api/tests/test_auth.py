@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.router import NONCE_COOKIE
 from app.auth.service import SCOPES
+from app.auth.tool_tokens import ToolTokenVerifier
 from app.main import SpotifyMCPApp
 from fake_spotify import FakeSpotifyServer
 from shared.crypto import TokenEncryptor
-from shared.db.enums import UserStatus
-from shared.db.models import OAuthState, SpotifyToken, SyncCheckpoint, User
+from shared.db.enums import TokenScope, UserStatus
+from shared.db.models import ApiToken, OAuthState, SpotifyToken, SyncCheckpoint, User
 from shared.spotify import SpotifyClient, StaticTokenProvider
 from testkit.factories import create_user
 from testkit.plugin import FreshDatabase
@@ -201,3 +202,71 @@ class TestTransactions:
                 select(SpotifyToken.id).where(SpotifyToken.user_id == user.id)
             )
             assert await session.scalar(select(OAuthState.used_at)) is not None
+
+
+ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
+
+
+async def _user_token(session: AsyncSession, user: User) -> str:
+    token = f"user-token-{user.id}-0123456789abcdef"
+    session.add(
+        ApiToken(
+            name="test",
+            token_hash=ToolTokenVerifier.hash(token),
+            token_prefix=token[:8],
+            scope=TokenScope.USER,
+            user_id=user.id,
+        )
+    )
+    await session.flush()
+    return token
+
+
+class TestLogout:
+    async def test_admin_logout_deletes_tokens_and_pauses(
+        self, client: httpx.AsyncClient, fake_spotify: FakeSpotifyServer, db_session: AsyncSession
+    ) -> None:
+        await _login(client, fake_spotify)
+        user = await db_session.scalar(select(User).where(User.spotify_user_id == "demo"))
+        assert user is not None
+        response = await client.post(f"/auth/logout?user_id={user.id}", headers=ADMIN)
+        assert response.status_code == 200
+        assert response.json() == {"user_id": user.id, "status": "paused"}
+        await db_session.refresh(user)
+        assert user.status is UserStatus.PAUSED
+        assert (
+            await db_session.scalar(select(SpotifyToken).where(SpotifyToken.user_id == user.id))
+            is None
+        )
+
+        again = await _login(client, fake_spotify)
+        assert again.status_code == 200
+        await db_session.refresh(user)
+        assert user.status.value == "active"  # refreshed from the row
+
+    async def test_a_user_token_logs_out_its_own_user_only(
+        self, client: httpx.AsyncClient, db_session: AsyncSession
+    ) -> None:
+        me = await create_user(db_session)
+        other = await create_user(db_session)
+        token = {"Authorization": f"Bearer {await _user_token(db_session, me)}"}
+        refused = await client.post(f"/auth/logout?user_id={other.id}", headers=token)
+        assert refused.status_code == 403
+        done = await client.post("/auth/logout", headers=token)
+        assert done.status_code == 200
+        assert done.json()["user_id"] == me.id
+
+    async def test_without_credentials_is_401(self, client: httpx.AsyncClient) -> None:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            response = await client.post("/auth/logout?user_id=1", headers=headers)
+            assert response.status_code == 401
+            assert "WWW-Authenticate" in response.headers
+
+    async def test_admin_must_name_the_user(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/auth/logout", headers=ADMIN)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "user_required"
+
+    async def test_unknown_user_is_404(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/auth/logout?user_id=999999", headers=ADMIN)
+        assert response.status_code == 404

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.manager import DatabaseManager
 
+_WRITING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session per request: commits when the handler succeeds, rolls back when it raises."""
     database: DatabaseManager = request.app.state.database
-    async with database.session() as session:
+    async with database.session(write=request.method in _WRITING_METHODS) as session:
         yield session
 
 

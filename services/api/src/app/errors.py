@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 
 class AppError(Exception):
@@ -12,13 +13,35 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, status_code: int | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = headers or {}
         if status_code is not None:
             self.status_code = status_code
         if code is not None:
             self.code = code
+
+
+class AuthenticationError(AppError):
+    """No valid credentials were presented."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class PermissionDeniedError(AppError):
+    """The credentials are valid but do not allow this."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 class NotFoundError(AppError):
@@ -35,6 +58,13 @@ class ConflictError(AppError):
     code = "conflict"
 
 
+class PayloadTooLargeError(AppError):
+    """The request body is larger than allowed."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
 class ServiceUnavailableError(AppError):
     """A dependency (database, Spotify, configuration) is not there."""
 
@@ -47,7 +77,21 @@ async def _render_app_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=exc.status_code,
         content={"error": {"code": exc.code, "message": exc.message}},
+        headers=exc.headers,
     )
+
+
+class ErrorBody(BaseModel):
+    """What went wrong, in words and as a stable code."""
+
+    code: str
+    message: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error the API reports (422 request validation keeps FastAPI's shape)."""
+
+    error: ErrorBody
 
 
 def install_error_handlers(app: FastAPI) -> None:

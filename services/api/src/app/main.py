@@ -10,10 +10,19 @@ import httpx
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 
+from app.admin.auth import AdminAuthProvider
+from app.admin.router import AdminRouter
+from app.admin.service import AdminService
+from app.admin.uploads import ArchiveReceiver
 from app.auth.router import AuthRouter
 from app.auth.service import OAuthService
 from app.errors import install_error_handlers
 from app.health.router import HealthRouter
+from app.history.router import HistoryRouter
+from app.history.service import HistoryService
+from app.metrics import Metrics
+from app.metrics.router import MetricsRouter
+from app.middleware import install_middleware
 from app.settings import AppSettings
 from app.setup.router import SetupRouter
 from shared.crypto import TokenEncryptor
@@ -53,6 +62,8 @@ class SpotifyMCPApp:
         )
         self.app.state.database = self.database
         install_error_handlers(self.app)
+        self.metrics = Metrics()
+        self.rate_limiter = install_middleware(self.app, settings, self.metrics)
         self._setup_routers()
 
     def _setup_routers(self) -> None:
@@ -60,7 +71,14 @@ class SpotifyMCPApp:
         oauth = OAuthService(settings, self.spotify, TokenEncryptor.from_settings(settings))
         self.app.include_router(HealthRouter(self.database).router)
         self.app.include_router(SetupRouter(settings, self.templates).router)
-        self.app.include_router(AuthRouter(oauth, self.templates, settings).router)
+        admin_auth = AdminAuthProvider(settings)
+        metrics = MetricsRouter(self.metrics, admin_auth, public=settings.metrics_public)
+        self.app.include_router(metrics.router)
+        self.app.include_router(AuthRouter(oauth, self.templates, settings, admin_auth).router)
+        receiver = ArchiveReceiver(settings.import_dir, settings.import_max_zip_size_mb * 1024**2)
+        admin = AdminRouter(AdminService(receiver), receiver, admin_auth)
+        self.app.include_router(admin.router)
+        self.app.include_router(HistoryRouter(HistoryService(), admin_auth).router)
 
     @classmethod
     def from_settings(cls, settings: AppSettings) -> SpotifyMCPApp:

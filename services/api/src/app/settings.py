@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import Annotated
+
+import limits
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from shared.config import BaseServiceSettings
 
@@ -35,6 +41,88 @@ class AppSettings(BaseServiceSettings):
     oauth_state_ttl_seconds: int = Field(
         default=600, ge=60, le=3600, description="How long a login attempt may take."
     )
+    import_dir: Path = Field(
+        default=Path("./data/imports"),
+        description="Where uploaded privacy-export ZIPs are stored (shared with the collector).",
+    )
+    import_max_zip_size_mb: int = Field(
+        default=512, ge=1, le=100_000, description="Largest privacy-export ZIP accepted, in MB."
+    )
+
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default=["http://localhost:8001", "http://127.0.0.1:8001"],
+        description="Comma-separated browser origins allowed to call the API (`*` is refused).",
+    )
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default=[],
+        description="Comma-separated IPs or CIDRs of proxies whose X-Forwarded-* is believed.",
+    )
+    rate_limit_storage_url: str = Field(
+        default="",
+        description="redis://host:port/db to share rate-limit counters between replicas; "
+        "empty keeps them in memory.",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="spotify-mcp-rate-limit",
+        min_length=1,
+        description="Prefix of the rate-limit keys in Redis (one per deployment sharing a Redis).",
+    )
+    auth_rate_limit: str = Field(
+        default="10/minute", description="Per client IP on /auth/login and /auth/callback."
+    )
+    tool_rate_limit: str = Field(default="60/minute", description="Per token on tool calls.")
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without credentials; when false scrapers send ADMIN_TOKEN.",
+    )
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _refuse_wildcard_origins(cls, origins: list[str]) -> list[str]:
+        # Any origin could then read admin responses with a token the browser holds.
+        if any("*" in origin for origin in origins):
+            raise ValueError("CORS_ALLOWED_ORIGINS must list origins explicitly; `*` is refused")
+        for origin in origins:
+            if not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]:
+                raise ValueError(
+                    f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin such as https://host:port"
+                )
+        return origins
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        items = _split_commas(value)
+        if not isinstance(items, list):
+            return items
+        try:
+            return [ip_network(item, strict=False) for item in items]
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES: {exc}") from exc
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _check_storage_url(cls, url: str) -> str:
+        url = url.strip()
+        if url and not url.removeprefix("async+").startswith(
+            ("redis://", "rediss://", "redis+unix://")
+        ):
+            raise ValueError("RATE_LIMIT_STORAGE_URL must be empty or a redis:// or rediss:// URL")
+        return url
+
+    @field_validator("auth_rate_limit", "tool_rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit such as 10/minute") from exc
+        return value
 
     def secrets_to_check(self) -> dict[str, SecretStr | None]:
         """The API also needs its admin and signing secrets."""
@@ -44,3 +132,10 @@ class AppSettings(BaseServiceSettings):
             "ADMIN_PASSWORD": self.admin_password,
             "SECRET_KEY": self.secret_key,
         }
+
+
+def _split_commas(value: object) -> object:
+    """`a, b,` from the environment becomes ["a", "b"]; lists pass through."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value

@@ -6,9 +6,10 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Self
+from typing import Any, Literal, Self, cast
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from fake_spotify.app import create_fake_spotify_app
 from fake_spotify.state import FakeSpotifyState
@@ -16,14 +17,22 @@ from fake_spotify.state import FakeSpotifyState
 _START_TIMEOUT_SECONDS = 10.0
 
 
-class FakeSpotifyServer:
-    """A real HTTP server for the fake, started and stopped around a `with` block."""
+class BackgroundServer:
+    """Any ASGI app served by uvicorn on a loopback port in a daemon thread."""
 
     def __init__(
-        self, state: FakeSpotifyState | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "asgi-server",
+        lifespan: Literal["on", "off", "auto"] = "off",
     ) -> None:
-        self.state = state or FakeSpotifyState()
+        self.app = app
         self.host = host
+        self.name = name
+        self._lifespan = lifespan
         self._requested_port = port
         self._port: int | None = None
         self._server: uvicorn.Server | None = None
@@ -33,7 +42,7 @@ class FakeSpotifyServer:
     def port(self) -> int:
         """The port the server listens on (known once started)."""
         if self._port is None:
-            raise RuntimeError("the fake Spotify server is not running")
+            raise RuntimeError(f"the {self.name} server is not running")
         return self._port
 
     @property
@@ -41,20 +50,10 @@ class FakeSpotifyServer:
         """Root URL, e.g. http://127.0.0.1:54321."""
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def accounts_url(self) -> str:
-        """Where accounts.spotify.com lives in the fake (same host as the API)."""
-        return self.base_url
-
-    @property
-    def api_url(self) -> str:
-        """Where api.spotify.com/v1 lives in the fake."""
-        return f"{self.base_url}/v1"
-
     def start(self) -> None:
         """Bind the port and serve in a daemon thread; returns once the server accepts requests."""
         if self._server is not None:
-            raise RuntimeError("the fake Spotify server is already running")
+            raise RuntimeError(f"the {self.name} server is already running")
         # Binding here, not inside uvicorn, is how port 0 becomes a known free port. The
         # explicit IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets that say
         # so, and without it every response waits ~40 ms on delayed ACKs.
@@ -63,35 +62,35 @@ class FakeSpotifyServer:
         sock.bind((self.host, self._requested_port))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(
-            create_fake_spotify_app(self.state),
+            cast("Any", self.app),  # uvicorn's own ASGI type is narrower than Starlette's
             log_level="warning",
             access_log=False,
-            lifespan="off",
+            lifespan=self._lifespan,
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
         # uvicorn installs signal handlers only on the main thread; ours runs elsewhere.
         self._server = server
         self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="fake-spotify", daemon=True
+            target=server.run, kwargs={"sockets": [sock]}, name=self.name, daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("the fake Spotify server did not start")
+                raise RuntimeError(f"the {self.name} server did not start")
             time.sleep(0.005)
 
     def wait_until_idle(self, timeout: float = _START_TIMEOUT_SECONDS) -> None:
         """Block until no request is in progress, such as one whose client gave up on it."""
         if self._server is None:
-            raise RuntimeError("the fake Spotify server is not running")
+            raise RuntimeError(f"the {self.name} server is not running")
         tasks = self._server.server_state.tasks
         deadline = time.monotonic() + timeout
         while tasks:
             if time.monotonic() > deadline:
-                raise TimeoutError("the fake Spotify server is still handling a request")
+                raise TimeoutError(f"the {self.name} server is still handling a request")
             time.sleep(0.005)
 
     def stop(self) -> None:
@@ -116,3 +115,25 @@ class FakeSpotifyServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class FakeSpotifyServer(BackgroundServer):
+    """The fake Spotify as a real HTTP server, started and stopped around a `with` block."""
+
+    def __init__(
+        self, state: FakeSpotifyState | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.state = state or FakeSpotifyState()
+        super().__init__(
+            create_fake_spotify_app(self.state), host=host, port=port, name="fake-spotify"
+        )
+
+    @property
+    def accounts_url(self) -> str:
+        """Where accounts.spotify.com lives in the fake (same host as the API)."""
+        return self.base_url
+
+    @property
+    def api_url(self) -> str:
+        """Where api.spotify.com/v1 lives in the fake."""
+        return f"{self.base_url}/v1"

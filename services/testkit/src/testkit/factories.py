@@ -8,8 +8,28 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.enums import ItemKind, PlaySource, UserStatus
-from shared.db.models import Artist, Play, Track, TrackArtist, User
+from shared.db.enums import (
+    ImportStatus,
+    ItemKind,
+    JobStatus,
+    JobType,
+    PlaySource,
+    TokenScope,
+    UserStatus,
+)
+from shared.db.models import (
+    ApiToken,
+    Artist,
+    ImportJob,
+    JobRun,
+    LogEntry,
+    Play,
+    SpotifyToken,
+    SyncCheckpoint,
+    Track,
+    TrackArtist,
+    User,
+)
 
 _sequence = itertools.count(1)
 
@@ -67,6 +87,23 @@ async def create_track(
     return track
 
 
+async def create_episode(session: AsyncSession, **overrides: Any) -> Track:
+    """A podcast episode: a track row of kind episode, with a show and no artists."""
+    n = _next()
+    values: dict[str, Any] = {
+        "id": f"episode{n:015d}",
+        "name": f"Episode {n}",
+        "show_name": f"Show {n}",
+        "duration_ms": 1_800_000,
+        "kind": ItemKind.EPISODE,
+    }
+    values.update(overrides)
+    episode = Track(**values)
+    session.add(episode)
+    await session.flush()
+    return episode
+
+
 async def create_play(session: AsyncSession, *, user: User, track: Track, **overrides: Any) -> Play:
     """A play of a track by a user, ended a minute ago unless told otherwise."""
     values: dict[str, Any] = {
@@ -82,3 +119,92 @@ async def create_play(session: AsyncSession, *, user: User, track: Track, **over
     session.add(play)
     await session.flush()
     return play
+
+
+async def create_spotify_token(
+    session: AsyncSession, *, user: User, **overrides: Any
+) -> SpotifyToken:
+    """Stored Spotify tokens of a user (placeholder ciphertext), valid for an hour."""
+    values: dict[str, Any] = {
+        "user_id": user.id,
+        "access_token_encrypted": f"encrypted-access-{_next()}",
+        "refresh_token_encrypted": f"encrypted-refresh-{_next()}",
+        "scope": "user-read-recently-played user-top-read",
+        "expires_at": datetime.now(UTC) + timedelta(hours=1),
+    }
+    values.update(overrides)
+    token = SpotifyToken(**values)
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def create_checkpoint(
+    session: AsyncSession, *, user: User, **overrides: Any
+) -> SyncCheckpoint:
+    """A user's sync checkpoint, never polled unless told otherwise."""
+    values: dict[str, Any] = {"user_id": user.id, "consecutive_failures": 0}
+    values.update(overrides)
+    checkpoint = SyncCheckpoint(**values)
+    session.add(checkpoint)
+    await session.flush()
+    return checkpoint
+
+
+async def create_import_job(session: AsyncSession, *, user: User, **overrides: Any) -> ImportJob:
+    """A pending import of an uploaded archive (the file itself is not created)."""
+    n = _next()
+    values: dict[str, Any] = {
+        "user_id": user.id,
+        "original_filename": f"my_spotify_data_{n}.zip",
+        "stored_path": f"{user.id}/{n}.zip",
+        "size_bytes": 1024,
+        "sha256": f"{n:064x}",
+        "status": ImportStatus.PENDING,
+    }
+    values.update(overrides)
+    job = ImportJob(**values)
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def create_job_run(session: AsyncSession, **overrides: Any) -> JobRun:
+    """A pending poll job run (for no user unless told otherwise)."""
+    values: dict[str, Any] = {"job_type": JobType.POLL, "status": JobStatus.PENDING}
+    values.update(overrides)
+    job = JobRun(**values)
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def create_log_entry(session: AsyncSession, **overrides: Any) -> LogEntry:
+    """An INFO line of the api service, logged now unless told otherwise."""
+    values: dict[str, Any] = {
+        "service": "api",
+        "level": "INFO",
+        "logger": "app",
+        "message": f"Log line {_next()}",
+    }
+    values.update(overrides)
+    entry = LogEntry(**values)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def create_api_token(session: AsyncSession, **overrides: Any) -> ApiToken:
+    """A tool token: scoped to `user_id` when one is given, else admin-wide."""
+    n = _next()
+    values: dict[str, Any] = {
+        "name": f"token {n}",
+        "token_hash": f"{n:064x}",
+        "token_prefix": f"smcp_{n}",
+        "scope": TokenScope.USER if overrides.get("user_id") is not None else TokenScope.ADMIN,
+    }
+    values.update(overrides)
+    token = ApiToken(**values)
+    session.add(token)
+    await session.flush()
+    return token

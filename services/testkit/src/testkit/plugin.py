@@ -44,6 +44,13 @@ _PROJECT_VARIABLE_PREFIXES = (
     "DEMO_",
     "COLLECTOR_",
     "FAKE_SPOTIFY_",
+    "IMPORT_",
+    "CORS_",
+    "TRUSTED_PROXIES",
+    "RATE_LIMIT_",
+    "AUTH_RATE_LIMIT",
+    "TOOL_RATE_LIMIT",
+    "METRICS_",
 )
 
 

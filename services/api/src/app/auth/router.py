@@ -8,10 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
-from app.auth.service import OAuthService, SpotifyNotConfiguredError
+from app.admin.auth import AdminAuthProvider
+from app.auth.service import OAuthService, SpotifyNotConfiguredError, UnknownUserError
 from app.auth.state import InvalidStateError
+from app.auth.tool_tokens import ToolTokenVerifier
 from app.dependencies import DbSession
+from app.errors import (
+    AppError,
+    AuthenticationError,
+    ErrorEnvelope,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from app.params import UserIdQuery
 from app.settings import AppSettings
 from app.setup.steps import spotify_setup_steps
 from shared.spotify import SpotifyError, SpotifyInvalidGrantError
@@ -19,6 +30,13 @@ from shared.spotify import SpotifyError, SpotifyInvalidGrantError
 logger = logging.getLogger(__name__)
 
 NONCE_COOKIE = "spotify_login_nonce"
+
+
+class LogoutResult(BaseModel):
+    """The user whose tokens were deleted, and its new status."""
+
+    user_id: int
+    status: str
 
 
 class AuthRouter:
@@ -29,16 +47,26 @@ class AuthRouter:
         oauth: OAuthService,
         templates: Jinja2Templates,
         settings: AppSettings,
+        admin_auth: AdminAuthProvider,
     ) -> None:
         self._oauth = oauth
         self._templates = templates
         self._settings = settings
+        self._admin_auth = admin_auth
+        self._tool_tokens = ToolTokenVerifier()
         self.router = APIRouter(prefix="/auth", tags=["auth"])
         self.router.add_api_route(
             "/login", self.login, methods=["GET"], response_class=RedirectResponse, status_code=303
         )
         self.router.add_api_route(
             "/callback", self.callback, methods=["GET"], response_class=HTMLResponse
+        )
+        self.router.add_api_route(
+            "/logout",
+            self.logout,
+            methods=["POST"],
+            response_model=LogoutResult,
+            responses={401: {"model": ErrorEnvelope}, 403: {"model": ErrorEnvelope}},
         )
 
     def _page(
@@ -163,3 +191,50 @@ class AuthRouter:
             ok=True,
             retry=False,
         )
+
+    async def logout(
+        self,
+        request: Request,
+        session: DbSession,
+        user_id: UserIdQuery = None,
+    ) -> LogoutResult:
+        """Delete a user's stored Spotify tokens and pause collection for them.
+
+        `user_id` names the user; a user's own tool token may leave it out. Allowed with
+        the admin credentials (name the user) or with that user's own tool token. Logging
+        in again through /auth/login makes the user active again.
+        """
+        target = await self._logout_target(request, session, user_id)
+        try:
+            user = await self._oauth.log_out(session, target)
+        except UnknownUserError as exc:
+            raise NotFoundError(str(exc)) from exc
+        logger.info("user logged out", extra={"user_id": user.id})
+        return LogoutResult(user_id=user.id, status=user.status.value)
+
+    async def _logout_target(
+        self, request: Request, session: DbSession, user_id: int | None
+    ) -> int:
+        header = request.headers.get("authorization")
+        if self._admin_auth.authenticate(header) is not None:
+            if user_id is None:
+                raise AppError("Name the user to log out with ?user_id=.", code="user_required")
+            return user_id
+        scheme, _, token = (header or "").partition(" ")
+        row = (
+            await self._tool_tokens.verify(session, token.strip())
+            if scheme.lower() == "bearer"
+            else None
+        )
+        if row is None:
+            raise AuthenticationError(
+                "Admin credentials or a tool token are required.",
+                headers={"WWW-Authenticate": 'Bearer realm="spotify-mcp"'},
+            )
+        if row.user_id is None:  # an admin-wide tool token
+            if user_id is None:
+                raise AppError("Name the user to log out with ?user_id=.", code="user_required")
+            return user_id
+        if user_id is not None and user_id != row.user_id:
+            raise PermissionDeniedError("A user token can only log out its own user.")
+        return row.user_id

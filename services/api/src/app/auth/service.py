@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.state import InvalidStateError, OAuthStateStore
@@ -23,6 +23,14 @@ SCOPES = DEFAULT_SCOPES
 
 class SpotifyNotConfiguredError(Exception):
     """No Spotify client ID and secret are configured."""
+
+
+class UnknownUserError(Exception):
+    """No user has this ID."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"user {user_id} does not exist")
+        self.user_id = user_id
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,17 @@ class OAuthService:
         await session.flush()
         return ConnectedUser(user.id, user.display_name, was_new, was_reactivated)
 
+    async def log_out(self, session: AsyncSession, user_id: int) -> User:
+        """Forget the user's Spotify tokens and pause collection until they log in again."""
+        user = await session.get(User, user_id)
+        if user is None:
+            raise UnknownUserError(user_id)
+        await session.execute(delete(SpotifyToken).where(SpotifyToken.user_id == user_id))
+        user.status = UserStatus.PAUSED
+        user.status_reason = "Logged out: the Spotify tokens were deleted; log in again to resume."
+        await session.flush()
+        return user
+
 
 __all__ = [
     "SCOPES",
@@ -132,4 +151,5 @@ __all__ = [
     "LoginStart",
     "OAuthService",
     "SpotifyNotConfiguredError",
+    "UnknownUserError",
 ]

@@ -1,0 +1,1 @@
+"""The admin API: users, imports, jobs, sync status, logs."""

@@ -1,0 +1,1 @@
+"""Listening statistics: routes, service, SQL and schemas."""

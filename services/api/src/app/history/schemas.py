@@ -1,0 +1,208 @@
+"""What history questions take and what they answer, shared by the HTTP routes and the tools."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+from app.history.window import MAX_WINDOW_DAYS
+
+DEFAULT_MIN_MS = 30_000
+"""A play counts when at least 30 seconds were played, as Spotify and its peers count."""
+
+
+def _date_or_datetime(value: Any) -> Any:
+    """Read `YYYY-MM-DD` as a date; anything longer is left to the datetime parser."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        return date.fromisoformat(value.strip())
+    return value
+
+
+DateOrDateTime = Annotated[datetime | date, BeforeValidator(_date_or_datetime)]
+
+
+class PlayFilter(BaseModel):
+    """Which plays a question is about: a window, a time zone, and what counts as a play."""
+
+    days: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_WINDOW_DAYS,
+        description="The last N days up to now. Not together with start/end; "
+        "with neither, the whole history.",
+    )
+    start: DateOrDateTime | None = Field(
+        default=None,
+        description="Window start, included: an ISO date (local midnight in `tz`) or an ISO "
+        "datetime (without an offset it is read in `tz`).",
+    )
+    end: DateOrDateTime | None = Field(
+        default=None,
+        description="Window end: an ISO date is included in full; an ISO datetime is excluded "
+        "(without an offset it is read in `tz`). Must be after start.",
+    )
+    tz: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone (e.g. Europe/Stockholm) for day boundaries and hours of "
+        "the day; the user's own time zone when omitted.",
+    )
+    include_episodes: bool = Field(
+        default=False,
+        description="Also count podcast episodes and audiobooks (music only by default).",
+    )
+    min_ms: int = Field(
+        default=DEFAULT_MIN_MS,
+        ge=0,
+        le=3_600_000,
+        description="A play counts when at least this many milliseconds were played.",
+    )
+
+
+class WindowOut(BaseModel):
+    """The plays a result counts: the UTC window, the zone of local times, the play rules."""
+
+    start: datetime | None = Field(description="First instant counted (UTC); null: from the start.")
+    end: datetime | None = Field(description="First instant not counted (UTC); null: up to now.")
+    timezone: str = Field(description="IANA zone used for day boundaries and hours.")
+    include_episodes: bool
+    min_ms: int
+
+
+class HistoryResult(BaseModel):
+    """Common head of every history answer."""
+
+    user_id: int
+    window: WindowOut
+
+
+class ArtistPlays(BaseModel):
+    """An artist's plays and listening minutes."""
+
+    artist_id: str
+    name: str
+    plays: int
+    minutes: float
+
+
+class TopArtists(HistoryResult):
+    """The most played artists; every credited artist of a track is credited with the play."""
+
+    primary_only: bool = Field(
+        description="Whether only each track's first-credited artist counts."
+    )
+    artists: list[ArtistPlays]
+
+
+class TrackPlays(BaseModel):
+    """A track's plays and listening minutes, with its artists in credit order."""
+
+    track_id: str
+    name: str
+    kind: str = Field(description="track, episode or audiobook.")
+    album_name: str | None
+    artists: list[str] = Field(description="Artist names in credit order (at most 5).")
+    plays: int
+    minutes: float
+
+
+class TopTracks(HistoryResult):
+    """The most played tracks."""
+
+    tracks: list[TrackPlays]
+
+
+class HeatmapPeak(BaseModel):
+    """The busiest hour of the week."""
+
+    weekday: int = Field(description="0 = Monday ... 6 = Sunday.")
+    hour: int = Field(description="Local hour, 0-23.")
+    plays: int
+
+
+class Heatmap(HistoryResult):
+    """Plays by local weekday and hour of the day."""
+
+    weekdays: list[str] = Field(description="Row labels: Monday first.")
+    counts: list[list[int]] = Field(description="7 rows (Monday first) of 24 hourly counts.")
+    total_plays: int
+    peak: HeatmapPeak | None
+
+
+class RepeatedTrack(TrackPlays):
+    """A track played more than once in the window."""
+
+    repeats: int = Field(description="Plays after the first one in the window.")
+
+
+class RepeatRate(HistoryResult):
+    """How much of the listening went to tracks already played in the window."""
+
+    total_plays: int
+    distinct_tracks: int
+    repeat_plays: int = Field(description="Plays of a track already played earlier in the window.")
+    repeat_rate: float = Field(description="repeat_plays / total_plays (0 without plays).")
+    top_repeated: list[RepeatedTrack]
+
+
+class PlaysBySource(BaseModel):
+    """How many plays came from each source."""
+
+    api: int = 0
+    extended_export: int = 0
+    account_export: int = 0
+
+
+class ListeningGap(BaseModel):
+    """A stretch without any counted play."""
+
+    after: datetime = Field(description="The play before the gap (UTC).")
+    before: datetime = Field(description="The play after the gap (UTC).")
+    hours: float
+
+
+class Coverage(HistoryResult):
+    """How complete the history is: its extent, sources, days with plays and largest gaps."""
+
+    total_plays: int
+    first_play: datetime | None
+    last_play: datetime | None
+    plays_by_source: PlaysBySource
+    days_with_plays: int = Field(description="Local dates with at least one play.")
+    days_in_range: int = Field(
+        description="Local dates in the window; an open start begins at the first play and an "
+        "open end stops today."
+    )
+    day_coverage: float = Field(description="days_with_plays / days_in_range (0 when empty).")
+    largest_gaps: list[ListeningGap]
+
+
+class PartOfDay(BaseModel):
+    """Plays by local part of the day."""
+
+    night: int = Field(description="00:00-05:59")
+    morning: int = Field(description="06:00-11:59")
+    afternoon: int = Field(description="12:00-17:59")
+    evening: int = Field(description="18:00-23:59")
+
+
+class TasteSummary(HistoryResult):
+    """A compact portrait of the listening in the window."""
+
+    total_plays: int
+    total_minutes: float
+    distinct_artists: int
+    distinct_tracks: int
+    top_artists: list[ArtistPlays]
+    top_tracks: list[TrackPlays]
+    by_part_of_day: PartOfDay
+    new_artists: int = Field(description="Artists first heard (ever) inside the window.")
+    new_tracks: int = Field(description="Tracks first heard (ever) inside the window.")
+    artist_discovery_share: float | None = Field(
+        description="new_artists / distinct_artists; null for a window without a start."
+    )
+    track_discovery_share: float | None = Field(
+        description="new_tracks / distinct_tracks; null for a window without a start."
+    )
