@@ -178,7 +178,11 @@ class SpotifyMcpCli:
         import uvicorn  # noqa: PLC0415
 
         # log_config=None: the app factory installs the JSON logging, uvicorn's lines included.
-        uvicorn.run(factory, factory=True, host=host, port=port, log_config=None)
+        # proxy_headers=False: X-Forwarded-* is judged by the app against TRUSTED_PROXIES
+        # alone, not also by uvicorn's own (different) list.
+        uvicorn.run(
+            factory, factory=True, host=host, port=port, log_config=None, proxy_headers=False
+        )
 
     def collector(self, _args: argparse.Namespace) -> int:
         """Run only the collector."""

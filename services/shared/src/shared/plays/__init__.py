@@ -1,0 +1,1 @@
+"""Plays on their way into the database, from any source."""
