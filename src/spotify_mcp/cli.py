@@ -51,6 +51,13 @@ class SpotifyMcpCli:
         )
         migrate = commands.add_parser("migrate", help="apply database migrations")
         migrate.add_argument("--revision", default="head", help="target revision (default head)")
+        archive = commands.add_parser(
+            "import", help="import a Spotify privacy-export ZIP in-process, with a progress bar"
+        )
+        archive.add_argument("path", type=Path, help="the export ZIP")
+        archive.add_argument(
+            "--user", required=True, help="Spotify user ID (an import-only user is created)"
+        )
         commands.add_parser(
             "rotate-keys",
             help="re-encrypt stored Spotify tokens under the first TOKEN_ENCRYPTION_KEYS key",
@@ -67,6 +74,7 @@ class SpotifyMcpCli:
             "demo": self.demo,
             "migrate": self.migrate,
             "rotate-keys": self.rotate_keys,
+            "import": self.import_archive,
             "api": self.api,
             "frontend": self.frontend,
             "collector": self.collector,
@@ -154,6 +162,18 @@ class SpotifyMcpCli:
         changed = asyncio.run(_rotate())
         logger.info("stored tokens re-encrypted under the first key", extra={"users": changed})
         return 0
+
+    def import_archive(self, args: argparse.Namespace) -> int:
+        """Import an export ZIP for a user now; 0 when it succeeded, 1 otherwise."""
+        from collector.imports.intake import import_file_now  # noqa: PLC0415
+        from collector.settings import CollectorSettings  # noqa: PLC0415
+
+        configure_logging("cli", os.environ.get("LOG_LEVEL", "WARNING"))
+        if not args.path.is_file():
+            print(f"no such file: {args.path}", file=sys.stderr)
+            return 2
+        settings = CollectorSettings()
+        return asyncio.run(import_file_now(settings, args.path, args.user, sys.stderr))
 
     # -- single services ------------------------------------------------------------------
 

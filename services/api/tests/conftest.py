@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.dependencies import get_session
+from app.dependencies import get_session, get_write_session
 from app.main import SpotifyMCPApp
 from app.settings import AppSettings
 from fake_spotify import FakeSpotifyServer
@@ -42,6 +42,8 @@ def build_settings(fake: FakeSpotifyServer | None, **overrides: object) -> AppSe
         "admin_token": SecretStr("test-admin-token-0123456789"),
         "public_base_url": API_BASE_URL,
         "log_to_database": False,
+        # Tests send many wrong credentials on purpose; the throttle has its own tests.
+        "credential_failure_rate_limit": "100000/minute",
         "spotify": spotify,
         "database": DatabaseSettings(_env_file=None),
     }
@@ -66,6 +68,7 @@ def api(
         yield db_session
 
     application.app.dependency_overrides[get_session] = _session
+    application.app.dependency_overrides[get_write_session] = _session
     return application
 
 

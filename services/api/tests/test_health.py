@@ -70,3 +70,16 @@ class TestSetupStatus:
             assert "SPOTIFY_CLIENT_ID" in response.text
             assert "127.0.0.1" in response.text
         assert login.status_code == 503
+
+
+class TestErrorEnvelope:
+    async def test_unknown_route_and_wrong_method_use_the_error_envelope(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        missing = await client.get("/no/such/route")
+        assert missing.status_code == 404
+        assert missing.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+        wrong = await client.delete("/healthz")
+        assert wrong.status_code == 405
+        assert wrong.json()["error"]["code"] == "method_not_allowed"
+        assert "allow" in wrong.headers

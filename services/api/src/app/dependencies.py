@@ -20,6 +20,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a route that writes although its method is GET (the OAuth pages)."""
+    database: DatabaseManager = request.app.state.database
+    async with database.session(write=True) as session:
+        yield session
+
+
 # scope="function": the commit happens before the response is sent, so a page never says
 # "done" about work whose commit then fails.
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+WriteSession = Annotated[AsyncSession, Depends(get_write_session, scope="function")]

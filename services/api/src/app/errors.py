@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class AppError(Exception):
@@ -94,6 +95,23 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+async def _render_http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's own 404 and 405 (no such route, wrong method) in the same envelope.
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    return JSONResponse(
+        status_code=exc.status_code,
+        content={
+            "error": {"code": _HTTP_CODES.get(exc.status_code, "http_error"), "message": message}
+        },
+        headers=dict(exc.headers or {}),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every `AppError` as `{"error": {"code", "message"}}`."""
+    """Render every `AppError` and HTTP error as `{"error": {"code", "message"}}`."""
     app.add_exception_handler(AppError, _render_app_error)
+    app.add_exception_handler(StarletteHTTPException, _render_http_exception)

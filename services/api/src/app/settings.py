@@ -70,6 +70,10 @@ class AppSettings(BaseServiceSettings):
     auth_rate_limit: str = Field(
         default="10/minute", description="Per client IP on /auth/login and /auth/callback."
     )
+    credential_failure_rate_limit: str = Field(
+        default="30/minute",
+        description="Rejected credentials (401s) allowed per client IP before it must wait.",
+    )
     tool_rate_limit: str = Field(default="60/minute", description="Per token on tool calls.")
     metrics_public: bool = Field(
         default=False,
@@ -115,7 +119,7 @@ class AppSettings(BaseServiceSettings):
             raise ValueError("RATE_LIMIT_STORAGE_URL must be empty or a redis:// or rediss:// URL")
         return url
 
-    @field_validator("auth_rate_limit", "tool_rate_limit")
+    @field_validator("auth_rate_limit", "tool_rate_limit", "credential_failure_rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:

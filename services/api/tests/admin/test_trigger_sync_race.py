@@ -1,8 +1,9 @@
-"""Two simultaneous trigger-syncs for one user enqueue one poll, on both databases."""
+"""Simultaneous requests for the same work enqueue it once, through the real sessions."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
@@ -10,9 +11,11 @@ from sqlalchemy import func, select
 from app.main import SpotifyMCPApp
 from app.settings import AppSettings
 from shared.db.enums import JobType
-from shared.db.models import JobRun
+from shared.db.models import ImportJob, JobRun
 from testkit.factories import create_spotify_token, create_user
 from testkit.plugin import FreshDatabase
+
+from .conftest import files_under, make_zip
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
 
@@ -42,3 +45,33 @@ class TestTriggerSyncRace:
                 select(func.count()).select_from(JobRun).where(JobRun.job_type == JobType.POLL)
             )
         assert polls == 1
+
+
+class TestUploadRace:
+    async def test_the_same_archive_uploaded_at_once_is_imported_once(
+        self, fresh_database: FreshDatabase, api_settings: AppSettings, import_dir: Path
+    ) -> None:
+        database = await fresh_database()
+        async with database.session() as session:
+            user = await create_user(session)
+        app = SpotifyMCPApp(api_settings, database=database).app
+        archive = make_zip()
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
+        ) as client:
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        f"/admin/users/{user.id}/imports",
+                        headers=ADMIN,
+                        files={"file": ("export.zip", archive, "application/zip")},
+                    )
+                    for _ in range(4)
+                )
+            )
+        codes = sorted(response.status_code for response in responses)
+        assert codes == [201, 409, 409, 409], [r.text for r in responses]
+        async with database.session() as session:
+            imports = await session.scalar(select(func.count()).select_from(ImportJob))
+        assert imports == 1
+        assert len(files_under(import_dir)) == 1

@@ -99,3 +99,12 @@ class TestMetricsAccess:
         async with http_client(build_app(metrics_public=True)) as http:
             response = await http.get("/metrics")
         assert response.status_code == 200
+
+
+async def test_made_up_methods_share_one_label() -> None:
+    async with http_client(build_app()) as http:
+        await http.request("FOO", "/healthz")
+        await http.request("BAR", "/healthz")
+        body = (await http.get("/metrics", headers=ADMIN)).text
+    assert 'method="FOO"' not in body
+    assert 'method="other"' in body

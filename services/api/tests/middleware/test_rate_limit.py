@@ -20,7 +20,7 @@ from app.main import SpotifyMCPApp
 from app.middleware.proxies import TrustedProxies
 from app.settings import AppSettings
 
-from .conftest import build_app, http_client
+from .conftest import ADMIN, build_app, http_client
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN_A = "tool-token-a-0123456789abcdef"
@@ -263,3 +263,23 @@ class TestRateLimitSettings:
         monkeypatch.setenv(variable, value)
         with pytest.raises(ValidationError, match=message):
             AppSettings(_env_file=None)
+
+
+class TestCredentialFailures:
+    async def test_guessing_admin_credentials_is_slowed_down(self) -> None:
+        application = build_app(credential_failure_rate_limit="3/minute")
+        async with http_client(application, peer="198.51.100.7") as guesser:
+            codes = [
+                (
+                    await guesser.get("/admin/users", headers={"Authorization": f"Bearer g{n}"})
+                ).status_code
+                for n in range(5)
+            ]
+            # The right token is refused too while the client waits.
+            blocked = await guesser.get("/admin/users", headers=ADMIN)
+        assert codes == [401, 401, 401, 429, 429]
+        assert blocked.status_code == 429
+        assert "Retry-After" in blocked.headers
+        async with http_client(application, peer="198.51.100.8") as someone_else:
+            response = await someone_else.get("/healthz")
+        assert response.status_code == 200

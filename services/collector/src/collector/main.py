@@ -8,11 +8,15 @@ import signal
 
 from sqlalchemy import func, select
 
+from collector.imports.service import ZipImportService
+from collector.run_loop import CollectorRunLoop, ImportRunner, RunLoopOptions
 from collector.settings import CollectorSettings
+from shared.crypto import TokenEncryptionError, TokenEncryptor
 from shared.db.enums import UserStatus
 from shared.db.manager import DatabaseManager
 from shared.db.migrate import MigrationRunner
 from shared.db.models import User
+from shared.spotify import SpotifyClient, SpotifyClientConfig
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +49,31 @@ class CollectorService:
                         "interval_s": self._settings.collector_interval_seconds,
                     },
                 )
-                await self._stop.wait()
+                await self._run_loop()
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
         logger.info("collector stopped")
+
+    async def _run_loop(self) -> None:
+        """Run `CollectorRunLoop` until stopped; without encryption keys, only wait."""
+        try:
+            encryptor = TokenEncryptor.from_settings(self._settings)
+        except TokenEncryptionError as exc:
+            logger.error("collector cannot read stored tokens, not polling: %s", exc)
+            await self._stop.wait()
+            return
+        async with SpotifyClient(
+            SpotifyClientConfig.from_settings(self._settings.spotify)
+        ) as client:
+            loop = CollectorRunLoop(
+                self._database,
+                client,
+                encryptor,
+                RunLoopOptions.from_settings(self._settings),
+                import_runner=load_import_runner(self._database, self._settings),
+            )
+            await loop.run(self._stop)
 
     async def _wait_for_schema(self) -> bool:
         """True once the schema is at head; False when asked to stop first."""
@@ -73,3 +97,8 @@ class CollectorService:
                 select(func.count()).select_from(User).where(User.status == UserStatus.ACTIVE)
             )
         return int(count or 0)
+
+
+def load_import_runner(database: DatabaseManager, settings: CollectorSettings) -> ImportRunner:
+    """The ZIP import service the run loop hands pending imports to."""
+    return ZipImportService.from_settings(database, settings)

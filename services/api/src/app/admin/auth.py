@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 from dataclasses import dataclass
 
@@ -23,14 +24,16 @@ class AdminPrincipal:
     method: str  # "bearer" or "basic"
 
 
+def _digest(value: str) -> bytes:
+    # Comparing fixed-length digests keeps the secret's length out of the timing too.
+    return hashlib.sha256(value.encode()).digest()
+
+
 def _same(given: str, expected: SecretStr | None) -> bool:
     """Constant-time comparison; a missing or empty secret never matches."""
-    if expected is None:
-        return False
-    secret = expected.get_secret_value()
-    if not secret:
-        return False
-    return hmac.compare_digest(given.encode(), secret.encode())
+    secret = expected.get_secret_value() if expected is not None else ""
+    matches = hmac.compare_digest(_digest(given), _digest(secret))
+    return matches and bool(secret)
 
 
 class AdminAuthProvider:
@@ -72,7 +75,7 @@ class AdminAuthProvider:
             if not separator:
                 return None
             # Both comparisons always run, so timing does not reveal which part was wrong.
-            user_ok = hmac.compare_digest(username.encode(), self._username.encode())
+            user_ok = hmac.compare_digest(_digest(username), _digest(self._username))
             password_ok = _same(password, self._password)
             return AdminPrincipal("basic") if user_ok and password_ok else None
         return None

@@ -227,8 +227,14 @@ class AdminService:
                 records_skipped=0,
                 created_at=_now(),
             )
-            session.add(job)
-            await session.flush()
+            try:
+                async with session.begin_nested():
+                    session.add(job)
+            except IntegrityError as exc:
+                # The same archive arrived twice at once; the unique index kept one.
+                raise ConflictError(
+                    f"This archive was already uploaded for user {user_id}."
+                ) from exc
         except BaseException:
             archive.discard()
             raise

@@ -14,7 +14,7 @@ from app.admin.auth import AdminAuthProvider
 from app.auth.service import OAuthService, SpotifyNotConfiguredError, UnknownUserError
 from app.auth.state import InvalidStateError
 from app.auth.tool_tokens import ToolTokenVerifier
-from app.dependencies import DbSession
+from app.dependencies import DbSession, WriteSession
 from app.errors import (
     AppError,
     AuthenticationError,
@@ -108,7 +108,7 @@ class AuthRouter:
             status_code=503,
         )
 
-    async def login(self, request: Request, session: DbSession) -> Response:
+    async def login(self, request: Request, session: WriteSession) -> Response:
         """Issue a single-use state, bind it to this browser by cookie, redirect to Spotify."""
         try:
             start = await self._oauth.start_login(session)
@@ -129,7 +129,7 @@ class AuthRouter:
     async def callback(
         self,
         request: Request,
-        session: DbSession,
+        session: WriteSession,
         code: str | None = None,
         state: str | None = None,
         error: str | None = None,

@@ -21,6 +21,9 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class HttpMetricsMiddleware:
     """Records each request's status and latency once its response has been sent."""
 
@@ -45,7 +48,8 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            method = scope["method"]
+            # Clients choose the method: an unknown one must not mint a new time series.
+            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"
             route = route_template(scope)
             self._metrics.http_requests.labels(method=method, route=route, status=str(status)).inc()
             self._metrics.http_request_duration.labels(method=method, route=route).observe(

@@ -33,6 +33,9 @@ TOOL_PATH_PREFIXES = ("/mcp",)
 _REDIS_TIMEOUT_SECONDS = 1.0
 
 
+_FAILURES = "credential_failures"
+
+
 class RateLimitKey(StrEnum):
     """Whom a rule counts requests for."""
 
@@ -96,8 +99,10 @@ class RequestRateLimiter:
         *,
         storage_url: str = "",
         key_prefix: str = "spotify-mcp-rate-limit",
+        failure_limit: RateLimitItem | None = None,
     ) -> None:
         self.rules = tuple(rules)
+        self.failure_limit = failure_limit
         self._proxies = proxies
         self._metrics = metrics
         self._pool: redis.asyncio.ConnectionPool | None = None
@@ -132,6 +137,7 @@ class RequestRateLimiter:
             metrics,
             storage_url=settings.rate_limit_storage_url,
             key_prefix=settings.rate_limit_key_prefix,
+            failure_limit=limits.parse(settings.credential_failure_rate_limit),
         )
 
     def rule_for(self, path: str) -> RateLimitRule | None:
@@ -149,12 +155,31 @@ class RequestRateLimiter:
 
     async def check(self, rule: RateLimitRule, scope: Scope) -> RateLimitDecision:
         """Count the request; refused once the rule's limit is reached in the window."""
-        identity = self.identity(rule, scope)
+        return await self._count(rule.limit, rule.name, self.identity(rule, scope))
+
+    async def check_failures(self, scope: Scope) -> RateLimitDecision:
+        """Refused while the client has used up its allowance of rejected credentials."""
+        if self.failure_limit is None:
+            return RateLimitDecision(allowed=True)
+        identity = "ip:" + self._proxies.client_ip(scope)
         try:
-            if await self._limiter.hit(rule.limit, rule.name, identity):
+            if await self._limiter.test(self.failure_limit, _FAILURES, identity):
+                return RateLimitDecision(allowed=True)
+        except StorageError:
+            return RateLimitDecision(allowed=True)  # fail open, as `_count` explains
+        return await self._count(self.failure_limit, _FAILURES, identity)
+
+    async def record_failure(self, scope: Scope) -> None:
+        """Count one rejected credential (a 401) against the client."""
+        if self.failure_limit is not None:
+            await self._count(self.failure_limit, _FAILURES, "ip:" + self._proxies.client_ip(scope))
+
+    async def _count(self, limit: RateLimitItem, name: str, identity: str) -> RateLimitDecision:
+        try:
+            if await self._limiter.hit(limit, name, identity):
                 self._storage_recovered()
                 return RateLimitDecision(allowed=True)
-            stats = await self._limiter.get_window_stats(rule.limit, rule.name, identity)
+            stats = await self._limiter.get_window_stats(limit, name, identity)
         except StorageError as exc:
             # Fail open: limits protect against abuse, and a Redis outage must not take the
             # API down with it. One warning per outage, not one per request.
@@ -166,7 +191,7 @@ class RequestRateLimiter:
                 )
             return RateLimitDecision(allowed=True)
         self._storage_recovered()
-        self._metrics.rate_limited.labels(rule=rule.name).inc()
+        self._metrics.rate_limited.labels(rule=name).inc()
         return RateLimitDecision(
             allowed=False, retry_after_seconds=max(1, math.ceil(stats.reset_time - time.time()))
         )
@@ -208,15 +233,29 @@ class RateLimitMiddleware:
         if scope["type"] == "lifespan":
             await self.app(scope, receive, self._closing_on_shutdown(send))
             return
-        if scope["type"] == "http":
-            rule = self._limiter.rule_for(scope["path"])
-            if rule is not None:
-                decision = await self._limiter.check(rule, scope)
-                if not decision.allowed:
-                    response = too_many_requests(decision.retry_after_seconds)
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Guessing admin passwords or tool tokens: each 401 counts against the client, and
+        # once the allowance is used up every request from it waits.
+        decision = await self._limiter.check_failures(scope)
+        rule = self._limiter.rule_for(scope["path"])
+        if decision.allowed and rule is not None:
+            decision = await self._limiter.check(rule, scope)
+        if not decision.allowed:
+            response = too_many_requests(decision.retry_after_seconds)
+            await response(scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def send_noting_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, send_noting_status)
+        if status and status[0] == 401:
+            await self._limiter.record_failure(scope)
 
     def _closing_on_shutdown(self, send: Send) -> Send:
         # The application's lifespan belongs to the app factory; the limiter's connections

@@ -59,6 +59,9 @@ class DatabaseManager:
         if self.is_sqlite:
             self._configure_sqlite(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions that write use an engine whose every transaction, not only the first,
+        # opens with BEGIN IMMEDIATE on SQLite (elsewhere the option is ignored).
+        self._write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
 
     @classmethod
     def from_settings(cls, settings: DatabaseSettings) -> DatabaseManager:
@@ -90,9 +93,8 @@ class DatabaseManager:
         fail with "database is locked" whenever another connection committed in between
         (WAL snapshots cannot be upgraded), and no busy timeout helps with that.
         """
-        async with self.sessionmaker() as session:
-            if write and self.is_sqlite:
-                await session.connection(execution_options={_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+        bind = self._write_engine if write and self.is_sqlite else self.engine
+        async with self.sessionmaker(bind=bind) as session:
             try:
                 yield session
                 await session.commit()

@@ -35,6 +35,12 @@ from shared.db.enums import (
     UserStatus,
 )
 
+_ACTIVE_SYNC = text(
+    "status IN ('pending', 'running') AND job_type IN ('poll', 'initial_sync') "
+    "AND user_id IS NOT NULL"
+)
+_LIVE_IMPORT = text("status IN ('pending', 'running', 'succeeded', 'partial')")
+
 
 def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
     """A portable enum column: VARCHAR plus a named CHECK constraint on both dialects."""
@@ -274,6 +280,15 @@ class ImportJob(Base):
 
     __table_args__ = (
         Index("ix_import_jobs_user_id_sha256", "user_id", "sha256"),
+        # The same archive is imported once per user; a failed import may be uploaded again.
+        Index(
+            "uq_import_jobs_live_archive_per_user",
+            "user_id",
+            "sha256",
+            unique=True,
+            sqlite_where=_LIVE_IMPORT,
+            postgresql_where=_LIVE_IMPORT,
+        ),
         Index("ix_import_jobs_status_created_at", "status", "created_at"),
     )
 
@@ -310,15 +325,15 @@ class JobRun(Base):
         Index("ix_job_runs_user_id_created_at", "user_id", "created_at"),
         Index("ix_job_runs_created_at", "created_at"),
         Index("ix_job_runs_import_job_id", "import_job_id"),
-        # At most one queued or running job of each kind per user, whoever enqueues it
+        # At most one queued or running poll or initial sync per user, whoever enqueues it
         # (API replicas, collectors): the database settles the race, not a SELECT.
         Index(
-            "uq_job_runs_active_per_user",
+            "uq_job_runs_active_sync_per_user",
             "user_id",
             "job_type",
             unique=True,
-            sqlite_where=text("status IN ('pending', 'running') AND user_id IS NOT NULL"),
-            postgresql_where=text("status IN ('pending', 'running') AND user_id IS NOT NULL"),
+            sqlite_where=_ACTIVE_SYNC,
+            postgresql_where=_ACTIVE_SYNC,
         ),
     )
 

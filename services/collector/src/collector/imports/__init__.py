@@ -1,0 +1,1 @@
+"""Importing Spotify privacy-export archives: parse, normalise, deduplicate, store."""
