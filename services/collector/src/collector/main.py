@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import cast
 
 from sqlalchemy import func, select
 
+from collector.imports.intake import ArchiveIntake
 from collector.imports.service import ZipImportService
-from collector.run_loop import CollectorRunLoop, ImportRunner, RunLoopOptions
+from collector.imports.watch_dir import WatchDirScanner
+from collector.run_loop import (
+    CollectorRunLoop,
+    ImportOutcomeWaiter,
+    ImportRunner,
+    RunLoopOptions,
+    default_collector_id,
+)
 from collector.settings import CollectorSettings
 from shared.crypto import TokenEncryptionError, TokenEncryptor
 from shared.db.enums import UserStatus
@@ -66,12 +75,15 @@ class CollectorService:
         async with SpotifyClient(
             SpotifyClientConfig.from_settings(self._settings.spotify)
         ) as client:
+            collector_id = default_collector_id()
             loop = CollectorRunLoop(
                 self._database,
                 client,
                 encryptor,
                 RunLoopOptions.from_settings(self._settings),
+                collector_id=collector_id,
                 import_runner=load_import_runner(self._database, self._settings),
+                watched_folder=load_watched_folder(self._database, self._settings, collector_id),
             )
             await loop.run(self._stop)
 
@@ -102,3 +114,29 @@ class CollectorService:
 def load_import_runner(database: DatabaseManager, settings: CollectorSettings) -> ImportRunner:
     """The ZIP import service the run loop hands pending imports to."""
     return ZipImportService.from_settings(database, settings)
+
+
+def load_watched_folder(
+    database: DatabaseManager,
+    settings: CollectorSettings,
+    collector_id: str,
+    *,
+    settle_seconds: float = 10.0,
+) -> WatchDirScanner | None:
+    """The scanner of IMPORT_WATCH_DIR, or None when no folder is watched.
+
+    The scanner only queues each archive: the run loop claims and runs the import like any
+    uploaded one, so no import runs twice, even with several collectors watching.
+    """
+    if settings.import_watch_dir is None:
+        return None
+    waiter = ImportOutcomeWaiter(database)
+    return WatchDirScanner(
+        database,
+        watch_dir=settings.import_watch_dir,
+        intake=ArchiveIntake(database, settings.import_dir),
+        # The scanner only ever calls `run(job_id, claimed_by=...)`, which the waiter has.
+        service=cast(ZipImportService, waiter),
+        claimed_by=collector_id,
+        settle_seconds=settle_seconds,
+    )

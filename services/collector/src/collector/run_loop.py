@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from collector.claims import ClaimedJob, WorkClaimer
@@ -23,9 +24,9 @@ from collector.settings import CollectorSettings
 from collector.token_manager import CollectorTokenManager, UserNeedsReauthorisationError
 from shared.crypto import TokenEncryptor
 from shared.db.base import utc_now
-from shared.db.enums import InitialSyncStatus, JobType
+from shared.db.enums import ImportStatus, InitialSyncStatus, JobType
 from shared.db.manager import DatabaseManager
-from shared.db.models import SyncCheckpoint
+from shared.db.models import ImportJob, SyncCheckpoint
 from shared.logging import bind_log_context
 from shared.spotify import SpotifyClient, SpotifyRateLimitDeferred
 
@@ -43,6 +44,45 @@ class ImportRunner(Protocol):
         ...
 
 
+class WatchedFolder(Protocol):
+    """One pass over IMPORT_WATCH_DIR (the `WatchDirScanner`)."""
+
+    async def scan_once(self) -> int:
+        """Queue and see through every settled archive found; returns how many."""
+        ...
+
+
+FINISHED_IMPORT_STATUSES = frozenset(
+    {ImportStatus.SUCCEEDED, ImportStatus.PARTIAL, ImportStatus.FAILED}
+)
+
+
+class ImportOutcomeWaiter:
+    """Stands in for the import service in the watched-folder scanner: waits, never imports.
+
+    The scanner queues a pending import job and then asks its service to run it. Running it
+    there would race the run loop's own claiming (in this or another collector), so this
+    runner leaves the job to that claiming, which runs each import exactly once, and only
+    waits until the job has finished, so the scanner can move the archive to done/ or failed/.
+    """
+
+    def __init__(self, database: DatabaseManager, *, poll_seconds: float = 1.0) -> None:
+        self._database = database
+        self._poll_seconds = poll_seconds
+
+    async def run(self, import_job_id: int, *, claimed_by: str) -> None:
+        """Return once the import job has succeeded, partly succeeded, failed or vanished."""
+        del claimed_by  # the job is claimed by the run loop, not on the scanner's behalf
+        while True:
+            async with self._database.session() as session:
+                status = await session.scalar(
+                    select(ImportJob.status).where(ImportJob.id == import_job_id)
+                )
+            if status is None or status in FINISHED_IMPORT_STATUSES:
+                return
+            await asyncio.sleep(self._poll_seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class RunLoopOptions:
     """How often and how much the run loop works; built from the settings once."""
@@ -56,6 +96,8 @@ class RunLoopOptions:
     initial_sync_max_requests: int = 20
     # How often the queue is looked at when nothing finished in between.
     tick_seconds: float = 1.0
+    # How often IMPORT_WATCH_DIR is looked at, when it is set.
+    watch_scan_seconds: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: CollectorSettings) -> RunLoopOptions:
@@ -88,6 +130,7 @@ class CollectorRunLoop:
         *,
         collector_id: str | None = None,
         import_runner: ImportRunner | None = None,
+        watched_folder: WatchedFolder | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._database = database
@@ -95,6 +138,7 @@ class CollectorRunLoop:
         self._encryptor = encryptor
         self._options = options
         self._import_runner = import_runner
+        self._watched_folder = watched_folder
         self._clock = clock
         self.collector_id = collector_id or default_collector_id()
         self.claimer = WorkClaimer(
@@ -123,6 +167,11 @@ class CollectorRunLoop:
         """Claim and run work until `stop` is set, then finish or release what is in flight."""
         logger.info("collector run loop started", extra={"collector_id": self.collector_id})
         heartbeats = asyncio.create_task(self._heartbeat_forever())
+        watching = (
+            asyncio.create_task(self._watch_forever(self._watched_folder))
+            if self._watched_folder is not None
+            else None
+        )
         try:
             while not stop.is_set():
                 try:
@@ -137,6 +186,11 @@ class CollectorRunLoop:
                 for waiter in waiters:
                     waiter.cancel()
         finally:
+            if watching is not None:
+                # Only waiting is cancelled: the imports it queued are in-flight work below.
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
             await self._shutdown()
             heartbeats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -277,6 +331,17 @@ class CollectorRunLoop:
             except Exception:
                 # The import service records its own failure; the collector keeps running.
                 logger.exception("import %s failed", import_job_id)
+
+    async def _watch_forever(self, folder: WatchedFolder) -> None:
+        while True:
+            try:
+                handled = await folder.scan_once()
+            except Exception:  # an unreadable folder or a database hiccup: try again later
+                logger.exception("scanning the watched import folder failed")
+            else:
+                if handled:
+                    logger.info("watched import folder scanned", extra={"archives": handled})
+            await asyncio.sleep(self._options.watch_scan_seconds)
 
     # -- heartbeats and shutdown -------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from collector.imports.parser import ImportLimits
 from shared.config import BaseServiceSettings
@@ -45,7 +45,7 @@ class CollectorSettings(BaseServiceSettings):
         description="Archives dropped into <dir>/<spotify_user_id>/ are imported; empty: off.",
     )
     import_batch_size: int = Field(
-        default=10_000, ge=100, le=100_000, description="Records per import write transaction."
+        default=50_000, ge=100, le=100_000, description="Records per import write transaction."
     )
     import_max_uncompressed_mb: int = Field(
         default=4096, ge=1, description="Cap on the streaming history's total expanded size."
@@ -56,6 +56,14 @@ class CollectorSettings(BaseServiceSettings):
     import_max_compression_ratio: int = Field(
         default=100, ge=2, description="Cap on a file's expansion ratio (zip bomb guard)."
     )
+
+    @field_validator("import_watch_dir", mode="before")
+    @classmethod
+    def _blank_watch_dir_is_off(cls, value: object) -> object:
+        # .env.example ships `IMPORT_WATCH_DIR=`; read as a path that would be the cwd.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     def import_limits(self) -> ImportLimits:
         """The import caps, in bytes."""

@@ -85,6 +85,20 @@ class TestPlayWriter:
         assert overlap == WriteResult(inserted=5, duplicates=5)
         assert await _count(db_session, user.id) == 15
 
+    async def test_write_after_a_rolled_back_write_stores_every_play(
+        self, db_session: AsyncSession
+    ) -> None:
+        user = await create_user(db_session)
+        plays = [_play(user.id, n) for n in range(10)]
+        savepoint = await db_session.begin_nested()
+        await PlayWriter().write(db_session, plays)
+        await savepoint.rollback()
+
+        result = await PlayWriter().write(db_session, plays)
+
+        assert result == WriteResult(inserted=10, duplicates=0)
+        assert await _count(db_session, user.id) == 10
+
     async def test_api_play_in_milliseconds_meets_its_export_row_in_seconds(
         self, db_session: AsyncSession
     ) -> None:

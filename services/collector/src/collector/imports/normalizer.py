@@ -1,4 +1,4 @@
-"""`RecordNormalizer`: one export record to a `NormalizedPlay`, or the reason it is skipped."""
+"""`RecordNormalizer`: one export record to a play (or play row), or why it is skipped."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.db.enums import ItemKind, PlaySource
 from shared.plays.model import NormalizedPlay, local_id
+from shared.plays.writer import ItemRow, PlayRow, clip
 
 # Spotify launched in 2008; anything earlier (1970 above all) is a broken clock.
 EARLIEST_PLAY = datetime(2008, 1, 1, tzinfo=UTC)
@@ -18,9 +19,16 @@ EXPECTED_SKIP_REASONS = frozenset({"no_item", "unknown_item"})
 
 _TRACK_PREFIX = "spotify:track:"
 _EPISODE_PREFIX = "spotify:episode:"
+_TRACK_PREFIX_LENGTH = len(_TRACK_PREFIX)
+_EPISODE_PREFIX_LENGTH = len(_EPISODE_PREFIX)
 _UNKNOWN_ARTIST = "unknown artist"
+_TRACK = ItemKind.TRACK.value
+_EPISODE = ItemKind.EPISODE.value
+_AUDIOBOOK = ItemKind.AUDIOBOOK.value
+_EXTENDED_SOURCE = PlaySource.EXTENDED_EXPORT.value
 
-Outcome = NormalizedPlay | str
+Outcome = NormalizedPlay | PlayRow | str
+"""A play (account data), a play row (extended history), or why the record was skipped."""
 
 
 class RecordNormalizer:
@@ -34,77 +42,99 @@ class RecordNormalizer:
         self._import_job_id = import_job_id
         self._latest = now + timedelta(days=1)
         self._artist_ids: dict[str, str] = {}
+        self.items: dict[str, ItemRow] = {}
+        """The item of every play row returned so far, by track id."""
 
-    def extended(self, record: Any) -> Outcome:
-        """A record of the extended history (current or legacy endsong format)."""
+    def extended(self, record: Any) -> PlayRow | str:
+        """A record of the extended history (current or legacy endsong format) as the row
+        `PlayWriter.write_rows` stores; its item is added to `items` when first seen."""
         if type(record) is not dict:
             return "wrong_type"
-        played_at = self._timestamp(record.get("ts"))
+        get = record.get
+        played_at = self._timestamp(get("ts"))
         if type(played_at) is str:
             return played_at
-        assert isinstance(played_at, datetime)
-        ms_played = record.get("ms_played")
+        ms_played = get("ms_played")
         if type(ms_played) is not int or not 0 <= ms_played <= LONGEST_PLAY_MS:
             return "invalid_ms_played"
-        track_uri = record.get("spotify_track_uri")
-        artist_ids: tuple[str, ...] = ()
-        artist_names: tuple[str, ...] = ()
-        album_name = show_name = None
+        track_uri = get("spotify_track_uri")
         if type(track_uri) is str and track_uri.startswith(_TRACK_PREFIX):
-            kind = ItemKind.TRACK
-            item_id = track_uri[len(_TRACK_PREFIX) :]
-            name = record.get("master_metadata_track_name")
-            artist = record.get("master_metadata_album_artist_name")
-            if type(artist) is str and artist:
-                artist_ids = (self._artist_id(artist),)
-                artist_names = (artist,)
-            album = record.get("master_metadata_album_album_name")
-            album_name = album if type(album) is str else None
-        elif type(episode_uri := record.get("spotify_episode_uri")) is str and (
+            kind = _TRACK
+            item_id = track_uri[_TRACK_PREFIX_LENGTH:]
+        elif type(episode_uri := get("spotify_episode_uri")) is str and (
             episode_uri.startswith(_EPISODE_PREFIX)
         ):
-            kind = ItemKind.EPISODE
-            item_id = episode_uri[len(_EPISODE_PREFIX) :]
-            name = record.get("episode_name")
-            show = record.get("episode_show_name")
-            show_name = show if type(show) is str else None
-        elif type(
-            book_uri := record.get("audiobook_chapter_uri") or record.get("audiobook_uri")
-        ) is (str) and book_uri.startswith("spotify:"):
-            kind = ItemKind.AUDIOBOOK
+            kind = _EPISODE
+            item_id = episode_uri[_EPISODE_PREFIX_LENGTH:]
+        elif type(book_uri := get("audiobook_chapter_uri") or get("audiobook_uri")) is (
+            str
+        ) and book_uri.startswith("spotify:"):
+            kind = _AUDIOBOOK
             item_id = book_uri.rsplit(":", 1)[-1]
-            title = record.get("audiobook_title")
-            show_name = title if type(title) is str else None
-            name = record.get("audiobook_chapter_title") or title
         else:
             return "no_item"
         if not item_id or len(item_id) > 64:
             return "invalid_uri"
-        skipped = record.get("skipped")
-        shuffle = record.get("shuffle")
-        offline = record.get("offline")
-        platform = record.get("platform")
-        reason_start = record.get("reason_start")
-        reason_end = record.get("reason_end")
-        return NormalizedPlay(
-            user_id=self._user_id,
-            source=PlaySource.EXTENDED_EXPORT,
-            item_kind=kind,
-            track_id=item_id,
-            track_name=name if type(name) is str and name else item_id,
-            played_at=played_at,
-            ms_played=ms_played,
-            artist_ids=artist_ids,
-            artist_names=artist_names,
-            album_name=album_name,
-            show_name=show_name,
-            reason_start=reason_start if type(reason_start) is str else None,
-            reason_end=reason_end if type(reason_end) is str else None,
-            skipped=skipped if type(skipped) is bool else None,
-            shuffle=shuffle if type(shuffle) is bool else None,
-            offline=offline if type(offline) is bool else None,
-            platform=platform if type(platform) is str and platform else None,
-            import_job_id=self._import_job_id,
+        if item_id not in self.items:
+            self.items[item_id] = self._extended_item(record, kind, item_id)
+        skipped = get("skipped")
+        shuffle = get("shuffle")
+        offline = get("offline")
+        platform = get("platform")
+        reason_start = get("reason_start")
+        reason_end = get("reason_end")
+        return (
+            self._user_id,
+            item_id,
+            played_at,
+            ms_played,
+            kind,
+            _EXTENDED_SOURCE,
+            None,
+            None,
+            clip(reason_start, 64) if type(reason_start) is str else None,
+            clip(reason_end, 64) if type(reason_end) is str else None,
+            skipped if type(skipped) is bool else None,
+            shuffle if type(shuffle) is bool else None,
+            offline if type(offline) is bool else None,
+            clip(platform, 255) if type(platform) is str and platform else None,
+            self._import_job_id,
+        )
+
+    def _extended_item(self, record: dict[str, Any], kind: str, item_id: str) -> ItemRow:
+        """The item of an extended record, from the first record that names it."""
+        get = record.get
+        artists: tuple[tuple[str, str], ...] = ()
+        album_name = show_name = None
+        if kind == _TRACK:
+            name = get("master_metadata_track_name")
+            artist = get("master_metadata_album_artist_name")
+            if type(artist) is str and artist:
+                artists = ((self._artist_id(artist), artist[:512]),)
+            album = get("master_metadata_album_album_name")
+            album_name = album if type(album) is str else None
+        elif kind == _EPISODE:
+            name = get("episode_name")
+            show = get("episode_show_name")
+            show_name = show if type(show) is str else None
+        else:
+            title = get("audiobook_title")
+            show_name = title if type(title) is str else None
+            name = get("audiobook_chapter_title") or title
+        track_name = name if type(name) is str and name else item_id
+        return ItemRow(
+            row=(
+                item_id,
+                kind,
+                track_name[:512],
+                None,
+                clip(album_name, 512),
+                clip(show_name, 512),
+                None,
+                None,
+                None,
+            ),
+            artists=artists,
         )
 
     def account(self, record: Any) -> Outcome:

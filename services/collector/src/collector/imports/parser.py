@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
+
 from collector.imports.errors import (
     ArchiveTooLargeError,
     CorruptArchiveError,
@@ -184,24 +186,11 @@ class ZipImportParser:
 
     def read(self, member: HistoryMember) -> MemberRecords:
         """The member's records; raises `MemberUnreadableError` for bad JSON or shape."""
-        data = self._read_bytes(member.info)
-        try:
-            parsed = json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidJsonError(
-                member.name, f"not valid JSON, perhaps truncated ({exc})"
-            ) from exc
-        del data
-        if not isinstance(parsed, list):
-            raise WrongShapeError(member.name, "expected a list of records")
-        kind = member.kind or _kind_from_keys(parsed)
-        if kind is None:
-            raise WrongShapeError(member.name, "records have no streaming-history keys")
-        if parsed and _kind_from_keys(parsed) not in {kind, None}:
-            raise WrongShapeError(member.name, f"records do not have the {kind} layout")
-        if parsed and not any(_kind_from_keys([record]) for record in parsed[:50]):
-            raise WrongShapeError(member.name, "records have no streaming-history keys")
-        return MemberRecords(kind=kind, records=parsed)
+        return decode_member(member, self.read_bytes(member))
+
+    def read_bytes(self, member: HistoryMember) -> bytes:
+        """The member's bytes, within the caps; `decode_member` turns them into records."""
+        return self._read_bytes(member.info)
 
     def _check_caps(self, members: list[HistoryMember]) -> None:
         limits = self._limits
@@ -245,6 +234,33 @@ class ZipImportParser:
                 "The archive expanded past IMPORT_MAX_UNCOMPRESSED_MB while reading."
             )
         return data
+
+
+def decode_member(member: HistoryMember, data: bytes) -> MemberRecords:
+    """A member's records from its bytes; raises `MemberUnreadableError` for bad JSON or shape."""
+    try:
+        parsed = _loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJsonError(member.name, f"not valid JSON, perhaps truncated ({exc})") from exc
+    if not isinstance(parsed, list):
+        raise WrongShapeError(member.name, "expected a list of records")
+    kind = member.kind or _kind_from_keys(parsed)
+    if kind is None:
+        raise WrongShapeError(member.name, "records have no streaming-history keys")
+    if parsed and _kind_from_keys(parsed) not in {kind, None}:
+        raise WrongShapeError(member.name, f"records do not have the {kind} layout")
+    if parsed and not any(_kind_from_keys([record]) for record in parsed[:50]):
+        raise WrongShapeError(member.name, "records have no streaming-history keys")
+    return MemberRecords(kind=kind, records=parsed)
+
+
+def _loads(data: bytes) -> Any:
+    """orjson for speed; what it refuses and the standard library accepts (NaN, integers
+    beyond 64 bits, UTF-16 text) is read by the standard library, which also explains errors."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def _kind_from_keys(records: list[Any]) -> MemberKind | None:

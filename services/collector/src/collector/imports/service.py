@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,13 +26,14 @@ from collector.imports.parser import (
     ImportLimits,
     MemberKind,
     ZipImportParser,
+    decode_member,
 )
 from collector.settings import CollectorSettings
 from shared.db.enums import ImportFormat, ImportStatus, PlaySource
 from shared.db.manager import DatabaseManager
 from shared.db.models import Artist, ImportJob, Play, Track, TrackArtist
 from shared.plays.model import NormalizedPlay
-from shared.plays.writer import PlayWriter
+from shared.plays.writer import ItemRow, PlayRow, PlayWriter
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class ZipImportService:
         *,
         import_dir: Path,
         limits: ImportLimits,
-        batch_size: int = 10_000,
+        batch_size: int = 50_000,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         self._database = database
@@ -277,13 +278,19 @@ class ZipImportService:
                         extra={"import_job_id": job.id, "reason": str(parsed.error)},
                     )
                     await self._commit_batch(
-                        job, writer, [parsed.error.code], counters, estimate, kind=None
+                        job, writer, [parsed.error.code], counters, estimate, kind=None, items={}
                     )
                     continue
                 for offset in range(start, size, self._batch_size):
                     batch = parsed.outcomes[offset : offset + self._batch_size]
                     await self._commit_batch(
-                        job, writer, batch, counters, estimate, kind=parsed.kind
+                        job,
+                        writer,
+                        batch,
+                        counters,
+                        estimate,
+                        kind=parsed.kind,
+                        items=normalizer.items,
                     )
         finally:
             next_member.cancel()
@@ -303,12 +310,17 @@ class ZipImportService:
         records_total: int,
         *,
         kind: MemberKind | None,
+        items: Mapping[str, ItemRow],
     ) -> None:
-        """Write one batch and advance the job's counters in the same transaction."""
+        """Write one batch and advance the job's counters in the same transaction; `items`
+        holds the item of each play row (extended records)."""
         plays: list[NormalizedPlay] = []
+        rows: list[PlayRow] = []
         reasons: Counter[str] = Counter()
         for outcome in outcomes:
-            if type(outcome) is str:
+            if type(outcome) is tuple:
+                rows.append(outcome)
+            elif type(outcome) is str:
                 reasons[outcome] += 1
             else:
                 plays.append(outcome)  # type: ignore[arg-type]
@@ -319,7 +331,10 @@ class ZipImportService:
                 if found:
                     matched = len(found)
                     plays = [play for i, play in enumerate(plays) if i not in found]
-            result = await writer.write(session, plays)
+            if rows:
+                result = await writer.write_rows(session, rows, items)
+            else:
+                result = await writer.write(session, plays)
             counters.processed += len(outcomes)
             counters.inserted += result.inserted
             counters.duplicate += result.duplicates + matched
@@ -398,10 +413,15 @@ def _parse_member(
     parser: ZipImportParser, normalizer: RecordNormalizer, member: HistoryMember
 ) -> _ParsedMember:
     """Read and normalise one member (runs in a worker thread)."""
+    return _normalize(normalizer, member, parser.read_bytes(member))
+
+
+def _normalize(normalizer: RecordNormalizer, member: HistoryMember, data: bytes) -> _ParsedMember:
     try:
-        parsed = parser.read(member)
+        parsed = decode_member(member, data)
     except MemberUnreadableError as exc:
         return _ParsedMember(kind=member.kind, outcomes=[], error=exc)
+    del data
     records = parsed.records
     if parsed.kind is MemberKind.ACCOUNT:
         # In time order, so each batch covers a short span for the minute-window lookup.
