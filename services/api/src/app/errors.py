@@ -66,20 +66,20 @@ class PayloadTooLargeError(AppError):
     code = "payload_too_large"
 
 
-class ServiceUnavailableError(AppError):
-    """A dependency (database, Spotify, configuration) is not there."""
-
-    status_code = 503
-    code = "unavailable"
+def error_response(
+    status_code: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The API's one error envelope: `{"error": {"code", "message"}}`."""
+    return JSONResponse(
+        status_code=status_code,
+        content={"error": {"code": code, "message": message}},
+        headers=headers,
+    )
 
 
 async def _render_app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return JSONResponse(
-        status_code=exc.status_code,
-        content={"error": {"code": exc.code, "message": exc.message}},
-        headers=exc.headers,
-    )
+    return error_response(exc.status_code, exc.code, exc.message, exc.headers)
 
 
 class ErrorBody(BaseModel):

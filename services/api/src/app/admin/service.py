@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import anyio.to_thread
@@ -28,14 +28,11 @@ from app.admin.schemas import (
 from app.admin.uploads import ArchiveReceiver, ReceivedArchive
 from app.errors import ConflictError, NotFoundError
 from app.pagination import Page
+from shared.db.base import utc_now
 from shared.db.enums import ImportStatus, JobStatus, JobType, UserStatus
 from shared.db.models import ImportJob, JobRun, User
 
 _LEVEL_ORDER = list(LogLevel)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AdminService:
@@ -130,12 +127,12 @@ class AdminService:
             job_type=JobType.POLL,
             status=JobStatus.PENDING,
             user_id=user_id,
-            scheduled_at=_now(),
+            scheduled_at=utc_now(),
             attempts=0,
             records_fetched=0,
             records_inserted=0,
             records_skipped=0,
-            created_at=_now(),
+            created_at=utc_now(),
         )
         try:
             async with session.begin_nested():
@@ -181,7 +178,7 @@ class AdminService:
             token = TokenState(
                 stored=True,
                 expires_at=user.token.expires_at,
-                expired=user.token.expires_at <= _now(),
+                expired=user.token.expires_at <= utc_now(),
                 scope=user.token.scope.split(),
             )
         summary = UserSummary.model_validate(user)
@@ -225,7 +222,7 @@ class AdminService:
                 records_inserted=0,
                 records_duplicate=0,
                 records_skipped=0,
-                created_at=_now(),
+                created_at=utc_now(),
             )
             try:
                 async with session.begin_nested():

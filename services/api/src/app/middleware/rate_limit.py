@@ -20,6 +20,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import error_response
 from app.metrics import Metrics
 from app.middleware.proxies import TrustedProxies
 from app.settings import AppSettings
@@ -209,15 +210,11 @@ class RequestRateLimiter:
 
 def too_many_requests(retry_after_seconds: int) -> JSONResponse:
     """429 in the API's error envelope, saying when to come back."""
-    return JSONResponse(
-        {
-            "error": {
-                "code": "rate_limited",
-                "message": f"Too many requests; try again in {retry_after_seconds} seconds.",
-            }
-        },
-        status_code=429,
-        headers={"Retry-After": str(retry_after_seconds)},
+    return error_response(
+        429,
+        "rate_limited",
+        f"Too many requests; try again in {retry_after_seconds} seconds.",
+        {"Retry-After": str(retry_after_seconds)},
     )
 
 

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import logging
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import error_response
 
 logger = logging.getLogger(__name__)
 
-INTERNAL_ERROR_BODY = {
-    "error": {
-        "code": "internal_error",
-        "message": "Something went wrong on our side; the error was logged with this request's ID.",
-    }
-}
+INTERNAL_ERROR_MESSAGE = (
+    "Something went wrong on our side; the error was logged with this request's ID."
+)
 
 
 class UnhandledErrorMiddleware:
@@ -46,4 +44,5 @@ class UnhandledErrorMiddleware:
             if response_started:
                 raise  # half a response is out: only the server can end the connection
             logger.exception("Unhandled error answering %s %s", scope["method"], scope["path"])
-            await JSONResponse(INTERNAL_ERROR_BODY, status_code=500)(scope, receive, send)
+            response = error_response(500, "internal_error", INTERNAL_ERROR_MESSAGE)
+            await response(scope, receive, send)
