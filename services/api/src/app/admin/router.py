@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from app.admin.auth import AdminAuthProvider
 from app.admin.schemas import (
+    CreatedToolToken,
     ImportJobOut,
     JobRunOut,
     LogEntryOut,
     LogLevel,
     LogPurge,
     SyncStatusReport,
+    ToolTokenCreate,
+    ToolTokenOut,
     UserDeletion,
     UserDetail,
     UserSummary,
@@ -40,7 +43,7 @@ _NOT_FOUND_USER: dict[int | str, dict[str, Any]] = {404: _error("No user has thi
 
 
 class AdminRouter:
-    """Users, imports, job runs, sync status and logs for the admin UI and scripts."""
+    """Users, imports, job runs, sync status, logs and tool tokens for the admin UI and scripts."""
 
     def __init__(
         self, service: AdminService, receiver: ArchiveReceiver, auth: AdminAuthProvider
@@ -133,6 +136,29 @@ class AdminRouter:
                 }
             },
         )
+        route(
+            "/users/{user_id}/tokens",
+            self.list_tool_tokens,
+            methods=["GET"],
+            response_model=list[ToolTokenOut],
+            responses=_NOT_FOUND_USER,
+        )
+        route(
+            "/users/{user_id}/tokens",
+            self.create_tool_token,
+            methods=["POST"],
+            status_code=201,
+            response_model=CreatedToolToken,
+            responses=_NOT_FOUND_USER,
+        )
+        route(
+            "/tokens/{token_id}",
+            self.revoke_tool_token,
+            methods=["DELETE"],
+            status_code=204,
+            response_class=Response,
+            responses={404: _error("No tool token has this id.")},
+        )
         route("/imports", self.list_imports, methods=["GET"], response_model=Page[ImportJobOut])
         route(
             "/imports/{import_id}",
@@ -206,6 +232,24 @@ class AdminRouter:
             content_length=request.headers.get("content-length"),
         )
         return await self._service.register_import(session, user_id, archive)
+
+    async def list_tool_tokens(self, user_id: UserIdPath, session: DbSession) -> list[ToolTokenOut]:
+        """A user's tool tokens, revoked ones included; never a token itself, only its prefix."""
+        return await self._service.list_tool_tokens(session, user_id)
+
+    async def create_tool_token(
+        self, user_id: UserIdPath, body: ToolTokenCreate, session: DbSession
+    ) -> CreatedToolToken:
+        """Create a tool token that sees only this user's data.
+
+        The response holds the token itself (`token`) this once: only its hash is stored,
+        so it cannot be shown again. Give it to the AI client as its bearer token.
+        """
+        return await self._service.create_tool_token(session, user_id, body.name)
+
+    async def revoke_tool_token(self, token_id: IdPath, session: DbSession) -> None:
+        """Revoke a tool token: it stops working at once. Revoking it again changes nothing."""
+        await self._service.revoke_tool_token(session, token_id)
 
     async def list_imports(
         self,

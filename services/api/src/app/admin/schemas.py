@@ -1,4 +1,7 @@
-"""What the admin API accepts and returns; no body carries a token, an email or an IP."""
+"""What the admin API accepts and returns; no body carries a token, an email or an IP.
+
+The one exception is by design: the response creating a tool token holds that token, once.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from app.auth.tool_tokens import NAME_MAX_LENGTH, ToolTokenService
 from shared.db.enums import (
     ImportFormat,
     ImportStatus,
     InitialSyncStatus,
     JobStatus,
     JobType,
+    TokenScope,
     UserStatus,
 )
-from shared.db.models import ImportJob
+from shared.db.models import ApiToken, ImportJob
 from shared.logging import redact_mapping, redact_text
 
 # Error texts and log lines are written by code that may quote what Spotify or a file said;
@@ -245,3 +250,59 @@ class LogPurge(BaseModel):
     """How many log lines a purge deleted."""
 
     deleted: int
+
+
+TokenName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        description="What the token is for, e.g. the client that uses it.",
+        examples=["Claude on my laptop"],
+    ),
+    AfterValidator(ToolTokenService.clean_name),
+]
+
+
+class ToolTokenCreate(BaseModel):
+    """A new tool token: only its name is chosen, the token itself is random."""
+
+    name: TokenName
+
+
+class ToolTokenOut(BaseModel):
+    """A tool token as listed: never the token itself, nor anything it could be found from."""
+
+    id: int
+    name: str
+    prefix: str = Field(description="The token's first characters, to tell tokens apart.")
+    scope: TokenScope
+    user_id: int | None = Field(description="The one user the token sees; null: every user.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    active: bool = Field(description="False once the token is revoked.")
+
+    @classmethod
+    def from_row(cls, row: ApiToken) -> ToolTokenOut:
+        """The listing of a stored token."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            prefix=row.token_prefix,
+            scope=row.scope,
+            user_id=row.user_id,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+            active=row.revoked_at is None,
+        )
+
+
+class CreatedToolToken(ToolTokenOut):
+    """A tool token just created, with the token itself: shown this once, never again."""
+
+    token: str = Field(
+        description="The bearer token for the tools. Only its hash is stored: "
+        "it cannot be shown again, so keep it now."
+    )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.admin import queries
 from app.admin.schemas import (
     CheckpointSummary,
+    CreatedToolToken,
     ImportJobOut,
     JobRunOut,
     LogEntryOut,
@@ -20,12 +21,14 @@ from app.admin.schemas import (
     PlayStats,
     SyncStatusReport,
     TokenState,
+    ToolTokenOut,
     UserDeletion,
     UserDetail,
     UserSummary,
     UserSyncState,
 )
 from app.admin.uploads import ArchiveReceiver, ReceivedArchive
+from app.auth.tool_tokens import ToolTokenService, UnknownTokenUserError, UnknownToolTokenError
 from app.errors import ConflictError, NotFoundError
 from app.pagination import Page
 from shared.db.base import utc_now
@@ -36,10 +39,13 @@ _LEVEL_ORDER = list(LogLevel)
 
 
 class AdminService:
-    """Users, imports, job runs, sync status and logs, as the admin sees them."""
+    """Users, imports, job runs, sync status, logs and tool tokens, as the admin sees them."""
 
-    def __init__(self, receiver: ArchiveReceiver) -> None:
+    def __init__(
+        self, receiver: ArchiveReceiver, tool_tokens: ToolTokenService | None = None
+    ) -> None:
         self._receiver = receiver
+        self._tool_tokens = tool_tokens or ToolTokenService()
 
     # --- users ---------------------------------------------------------------------------
 
@@ -196,6 +202,32 @@ class AdminService:
                 else None
             ),
         )
+
+    # --- tool tokens ---------------------------------------------------------------------
+
+    async def list_tool_tokens(self, session: AsyncSession, user_id: int) -> list[ToolTokenOut]:
+        """A user's tool tokens, revoked ones included, oldest first; 404 for no such user."""
+        await self.require_user(session, user_id)
+        listed = await self._tool_tokens.list_tokens(session, user_id=user_id)
+        return [ToolTokenOut.from_row(entry.row) for entry in listed]
+
+    async def create_tool_token(
+        self, session: AsyncSession, user_id: int, name: str
+    ) -> CreatedToolToken:
+        """A new token for one user's data, returned with its plaintext this only time."""
+        try:
+            issued = await self._tool_tokens.create_user_token(session, user_id, name)
+        except UnknownTokenUserError as exc:
+            raise NotFoundError(str(exc)) from exc
+        listing = ToolTokenOut.from_row(issued.row)
+        return CreatedToolToken(**listing.model_dump(), token=issued.plaintext)
+
+    async def revoke_tool_token(self, session: AsyncSession, token_id: int) -> None:
+        """Revoke a tool token (again, harmlessly, if it already is); 404 for no such token."""
+        try:
+            await self._tool_tokens.revoke(session, token_id)
+        except UnknownToolTokenError as exc:
+            raise NotFoundError(str(exc)) from exc
 
     # --- imports -------------------------------------------------------------------------
 
