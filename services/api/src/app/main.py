@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
+from starlette.routing import Route
 
 from app.admin.auth import AdminAuthProvider
 from app.admin.router import AdminRouter
@@ -16,17 +17,27 @@ from app.admin.service import AdminService
 from app.admin.uploads import ArchiveReceiver
 from app.auth.router import AuthRouter
 from app.auth.service import OAuthService
+from app.auth.tool_tokens import ToolTokenVerifier
 from app.errors import install_error_handlers
 from app.health.router import HealthRouter
 from app.history.router import HistoryRouter
 from app.history.service import HistoryService
+from app.mcp.auth import ToolCallerResolver
+from app.mcp.gpt import GptActionsRouter
+from app.mcp.invoker import ToolInvoker
+from app.mcp.registry import MCPToolRegistry
+from app.mcp.router import MCPRouter
+from app.mcp.server import MCPHttpEndpoint, MCPProtocolServer
+from app.mcp.tools.history_tools import HistoryToolHandlers
+from app.mcp.tools.ops_tools import OpsToolHandlers
+from app.mcp.tools.spotify_tools import SpotifyToolHandlers
 from app.metrics import Metrics
 from app.metrics.router import MetricsRouter
 from app.middleware import install_middleware
 from app.settings import AppSettings
 from app.setup.router import SetupRouter
 from shared.crypto import TokenEncryptor
-from shared.db.manager import DatabaseManager
+from shared.db.manager import DatabaseManager, SessionSource
 from shared.logging import DBLogHandler, configure_logging
 from shared.spotify import SpotifyClient, SpotifyClientConfig
 
@@ -44,12 +55,15 @@ class SpotifyMCPApp:
         spotify_transport: httpx.AsyncBaseTransport | None = None,
         log_handler: DBLogHandler | None = None,
         owns_database: bool | None = None,
+        tool_sessions: SessionSource | None = None,
     ) -> None:
         self.settings = settings
         self.database = database or DatabaseManager.from_settings(settings.database)
         # Dispose of the engine at shutdown when it was made for this app.
         self._owns_database = database is None if owns_database is None else owns_database
         self._log_handler = log_handler
+        # Where tool calls get their units of work (tests pass their rolled-back transaction).
+        self._tool_sessions: SessionSource = tool_sessions or self.database
         self.templates = Jinja2Templates(directory=_TEMPLATES)
         self.spotify = SpotifyClient(
             SpotifyClientConfig.from_settings(settings.spotify), transport=spotify_transport
@@ -76,9 +90,35 @@ class SpotifyMCPApp:
         self.app.include_router(metrics.router)
         self.app.include_router(AuthRouter(oauth, self.templates, settings, admin_auth).router)
         receiver = ArchiveReceiver(settings.import_dir, settings.import_max_zip_size_mb * 1024**2)
-        admin = AdminRouter(AdminService(receiver), receiver, admin_auth)
-        self.app.include_router(admin.router)
-        self.app.include_router(HistoryRouter(HistoryService(), admin_auth).router)
+        admin_service = AdminService(receiver)
+        self.app.include_router(AdminRouter(admin_service, receiver, admin_auth).router)
+        history = HistoryService()
+        self.app.include_router(HistoryRouter(history, admin_auth).router)
+        self._setup_tools(admin_auth, admin_service, history)
+
+    def _setup_tools(
+        self, admin_auth: AdminAuthProvider, admin: AdminService, history: HistoryService
+    ) -> None:
+        """One registry; three surfaces: /mcp/tools + /mcp/call, /mcp (MCP), /gpt (Actions)."""
+        settings = self.settings
+        self.tools = build_tool_registry(
+            self._tool_sessions,
+            self.spotify,
+            TokenEncryptor.from_settings(settings),
+            admin,
+            history,
+        )
+        invoker = ToolInvoker(self.tools, self._tool_sessions)
+        callers = ToolCallerResolver(admin_auth, ToolTokenVerifier(), self._tool_sessions)
+        self.app.include_router(MCPRouter(invoker, callers).router)
+        gpt = GptActionsRouter(invoker, callers, public_base_url=settings.public_base_url)
+        self.app.include_router(gpt.router)
+        self.mcp = MCPHttpEndpoint(
+            MCPProtocolServer(invoker), callers, public_base_url=settings.public_base_url
+        )
+        self.app.router.routes.append(
+            Route("/mcp", self.mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+        )
 
     @classmethod
     def from_settings(cls, settings: AppSettings) -> SpotifyMCPApp:
@@ -94,13 +134,29 @@ class SpotifyMCPApp:
         if self._log_handler is not None:
             await self._log_handler.start()
         try:
-            yield
+            async with self.mcp.running():
+                yield
         finally:
             await self.spotify.aclose()
             if self._log_handler is not None:
                 await self._log_handler.stop()
             if self._owns_database:
                 await self.database.dispose()
+
+
+def build_tool_registry(
+    sessions: SessionSource,
+    spotify: SpotifyClient,
+    encryptor: TokenEncryptor,
+    admin: AdminService,
+    history: HistoryService,
+) -> MCPToolRegistry:
+    """Every tool, registered once (also used by `spotify-mcp mcp-stdio`)."""
+    registry = MCPToolRegistry()
+    HistoryToolHandlers(history).register(registry)
+    OpsToolHandlers(admin).register(registry)
+    SpotifyToolHandlers(sessions, spotify, encryptor, history).register(registry)
+    return registry
 
 
 def create_app() -> FastAPI:

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 AUTH_PATHS = ("/auth/login", "/auth/callback")
 # Every surface that runs a tool on a caller's behalf; add REST or GPT Actions paths here.
-TOOL_PATH_PREFIXES = ("/mcp",)
+TOOL_PATH_PREFIXES = ("/mcp", "/gpt/tools")
 # A rate-limit check must not hang a request for long when Redis stops answering.
 _REDIS_TIMEOUT_SECONDS = 1.0
 

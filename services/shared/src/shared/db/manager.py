@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
@@ -18,6 +18,15 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from shared.config import DatabaseSettings
+
+
+class SessionSource(Protocol):
+    """Anything that hands out units of work: the DatabaseManager, or a test's transaction."""
+
+    def session(self, *, write: bool = False) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session that commits when its block succeeds and rolls back when it raises."""
+        ...
+
 
 # Execution option naming the statement that opens a SQLite transaction.
 _SQLITE_BEGIN = "spotify_mcp_sqlite_begin"

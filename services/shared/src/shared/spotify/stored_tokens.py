@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from shared.crypto import TokenEncryptor
 from shared.db.base import utc_now
 from shared.db.enums import UserStatus
-from shared.db.manager import DatabaseManager
+from shared.db.manager import SessionSource
 from shared.db.models import SpotifyToken, User
 from shared.spotify.client import SpotifyClient
 from shared.spotify.errors import SpotifyInvalidGrantError
@@ -46,7 +46,7 @@ class StoredTokenManager:
 
     def __init__(
         self,
-        database: DatabaseManager,
+        database: SessionSource,
         client: SpotifyClient,
         encryptor: TokenEncryptor,
         user_id: int,

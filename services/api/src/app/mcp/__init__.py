@@ -1,0 +1,1 @@
+"""Tools for assistants: one registry, served over HTTP, MCP and GPT Actions."""

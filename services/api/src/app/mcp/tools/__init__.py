@@ -1,0 +1,1 @@
+"""The tool handlers, grouped by what they read: history, ops and Spotify."""

@@ -1,0 +1,307 @@
+"""`GET /mcp/tools` and `POST /mcp/call`: the answers, the errors and who may ask what."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.main import SpotifyMCPApp
+from app.mcp.registry import MAX_OUTPUT_CHARS
+from shared.db.enums import JobStatus, JobType
+from shared.db.models import ApiToken
+from testkit.factories import create_import_job, create_job_run
+
+from .conftest import ADMIN, OTHER_TOKEN, USER_TOKEN, Library, call
+
+ORIGINAL_TOOLS = {
+    "history.taste_summary",
+    "history.top_artists",
+    "history.top_tracks",
+    "history.listening_heatmap",
+    "history.repeat_rate",
+    "history.coverage",
+    "ops.sync_status",
+    "ops.latest_job_runs",
+    "ops.latest_import_jobs",
+    "spotify.get_top",
+    "spotify.search",
+}
+ADDED_TOOLS = {"ops.list_users", "spotify.create_playlist"}
+
+
+class TestToolList:
+    async def test_lists_every_original_tool_with_schemas_and_annotations(
+        self, tools: httpx.AsyncClient
+    ) -> None:
+        response = await tools.get("/mcp/tools", headers=ADMIN)
+        assert response.status_code == 200
+        listed = {tool["name"]: tool for tool in response.json()["tools"]}
+        assert ORIGINAL_TOOLS | ADDED_TOOLS <= set(listed)
+        for tool in listed.values():
+            assert tool["description"]
+            assert tool["input_schema"]["type"] == "object"
+            assert tool["output_schema"]["type"] == "object"
+            assert set(tool["annotations"]) == {
+                "read_only",
+                "destructive",
+                "idempotent",
+                "open_world",
+            }
+        assert listed["spotify.create_playlist"]["annotations"]["read_only"] is False
+        assert listed["history.top_artists"]["annotations"]["open_world"] is False
+        assert listed["spotify.search"]["annotations"]["open_world"] is True
+
+    async def test_every_list_length_argument_is_bounded(self, tools: httpx.AsyncClient) -> None:
+        response = await tools.get("/mcp/tools", headers=ADMIN)
+        for tool in response.json()["tools"]:
+            for name, spec in tool["input_schema"]["properties"].items():
+                assert spec.get("description"), f"{tool['name']}.{name} has no description"
+                if name in {"limit", "gaps", "days", "user_id"}:
+                    assert "maximum" in spec or any(
+                        "maximum" in option for option in spec.get("anyOf", [])
+                    ), f"{tool['name']}.{name} is unbounded"
+
+    @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}])
+    async def test_listing_needs_a_valid_token(
+        self, tools: httpx.AsyncClient, headers: dict[str, str]
+    ) -> None:
+        response = await tools.get("/mcp/tools", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+class TestHistoryAnswers:
+    async def test_top_artists_credit_featured_artists(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(tools, "history.top_artists", {"user_id": library.listener.id})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["success"] is True
+        assert body["error"] is None
+        artists = [(a["name"], a["plays"], a["minutes"]) for a in body["result"]["artists"]]
+        assert artists == [("Alpha", 3, 7.0), ("Beta", 2, 3.0)]
+
+    async def test_top_artists_primary_only(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(
+            tools,
+            "history.top_artists",
+            {"user_id": library.listener.id, "primary_only": True},
+        )
+        artists = [(a["name"], a["plays"]) for a in response.json()["result"]["artists"]]
+        assert artists == [("Alpha", 3), ("Beta", 1)]
+
+    async def test_top_tracks_in_a_window(self, tools: httpx.AsyncClient, library: Library) -> None:
+        response = await call(
+            tools,
+            "history.top_tracks",
+            {"user_id": library.listener.id, "start": "2024-03-05", "end": "2024-03-31"},
+        )
+        tracks = [(t["name"], t["plays"]) for t in response.json()["result"]["tracks"]]
+        assert tracks == [("Two", 1), ("Three", 1)]
+
+    async def test_heatmap_in_local_time_and_in_an_asked_zone(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        local = await call(tools, "history.listening_heatmap", {"user_id": library.listener.id})
+        counts = local.json()["result"]["counts"]
+        assert counts[0][9] == 2  # Monday 09:00 in Stockholm
+        assert counts[1][19] == 1  # Tuesday 19:30
+        assert counts[2][0] == 1  # Three ended at 00:30 on Wednesday, local time
+        assert sum(map(sum, counts)) == 4
+        utc = await call(
+            tools, "history.listening_heatmap", {"user_id": library.listener.id, "tz": "UTC"}
+        )
+        assert utc.json()["result"]["counts"][1][23] == 1  # still Tuesday in UTC
+
+    async def test_episodes_only_on_request(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(
+            tools,
+            "history.listening_heatmap",
+            {"user_id": library.listener.id, "include_episodes": True},
+        )
+        counts = response.json()["result"]["counts"]
+        assert counts[1][8] == 1  # the episode, Tuesday 08:00 local
+        assert sum(map(sum, counts)) == 5
+
+    async def test_min_ms_is_configurable_per_call(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(
+            tools, "history.top_tracks", {"user_id": library.listener.id, "min_ms": 0}
+        )
+        plays = {t["name"]: t["plays"] for t in response.json()["result"]["tracks"]}
+        assert plays == {"One": 2, "Two": 2, "Three": 1}
+
+    async def test_every_history_tool_answers_within_the_output_cap(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        listed = (await tools.get("/mcp/tools", headers=ADMIN)).json()["tools"]
+        history_tools = [t["name"] for t in listed if t["name"].startswith("history.")]
+        assert len(history_tools) >= 6
+        for name in history_tools:
+            args: dict[str, object] = {"user_id": library.listener.id}
+            required = set(
+                next(t for t in listed if t["name"] == name)["input_schema"].get("required", [])
+            )
+            if required - {"user_id"}:
+                continue  # tools with required arguments have their own tests
+            response = await call(tools, name, args)
+            assert response.status_code == 200, (name, response.text)
+            assert len(json.dumps(response.json())) < MAX_OUTPUT_CHARS
+
+
+class TestOpsAnswers:
+    async def test_sync_status_job_runs_and_imports(
+        self, tools: httpx.AsyncClient, library: Library, db_session: AsyncSession
+    ) -> None:
+        user_id = library.listener.id
+        await create_job_run(
+            db_session, user_id=user_id, job_type=JobType.POLL, status=JobStatus.SUCCEEDED
+        )
+        await create_job_run(
+            db_session, user_id=library.other.id, job_type=JobType.POLL, status=JobStatus.FAILED
+        )
+        await create_import_job(db_session, user=library.listener)
+
+        status = await call(tools, "ops.sync_status", {"user_id": user_id})
+        result = status.json()["result"]
+        assert result["user"]["plays"]["count"] == 6
+        assert result["needs_reauthorisation"] is False
+
+        runs = (await call(tools, "ops.latest_job_runs", {"user_id": user_id})).json()["result"]
+        assert runs["total"] == 1
+        assert runs["items"][0]["status"] == "succeeded"
+
+        imports = await call(tools, "ops.latest_import_jobs", {"user_id": user_id})
+        assert imports.json()["result"]["total"] == 1
+
+    async def test_list_users_for_the_admin_and_for_a_user_token(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        everyone = (await call(tools, "ops.list_users", {})).json()["result"]
+        names = {user["display_name"] for user in everyone["users"]}
+        assert {"Listener", "Other"} <= names
+        own = (await call(tools, "ops.list_users", {}, token=USER_TOKEN)).json()["result"]
+        assert [user["display_name"] for user in own["users"]] == ["Listener"]
+
+
+class TestErrors:
+    async def test_unknown_tool(self, tools: httpx.AsyncClient, library: Library) -> None:
+        response = await call(tools, "history.top_genres", {"user_id": library.listener.id})
+        assert response.status_code == 404
+        body = response.json()
+        assert body["success"] is False
+        assert body["tool"] == "history.top_genres"
+        assert body["error"]["code"] == "unknown_tool"
+        assert "history.top_artists" in body["error"]["message"]
+
+    @pytest.mark.parametrize(
+        ("args", "fragment"),
+        [
+            ({"limit": 0}, "limit"),
+            ({"limit": 101}, "limit"),
+            ({"days": "many"}, "days"),
+            ({"colour": "blue"}, "colour"),
+            ({"tz": "Mars/Olympus"}, "Mars/Olympus"),
+            ({"days": 7, "start": "2024-01-01"}, "days"),
+        ],
+    )
+    async def test_invalid_arguments_are_named(
+        self, tools: httpx.AsyncClient, library: Library, args: dict[str, object], fragment: str
+    ) -> None:
+        response = await call(
+            tools, "history.top_artists", {"user_id": library.listener.id, **args}
+        )
+        assert response.status_code in {400, 422}, response.text
+        body = response.json()
+        assert body["success"] is False
+        assert body["error"]["code"].startswith("invalid_")
+        assert fragment in body["error"]["message"]
+
+    async def test_admin_must_say_which_user(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(tools, "history.top_artists", {})
+        assert response.status_code == 422
+        assert "user_id" in response.json()["error"]["message"]
+
+    async def test_unknown_user(self, tools: httpx.AsyncClient, library: Library) -> None:
+        response = await call(tools, "history.top_artists", {"user_id": 999_999})
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+
+    @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}])
+    async def test_call_needs_a_valid_token(
+        self, tools: httpx.AsyncClient, headers: dict[str, str]
+    ) -> None:
+        response = await tools.post(
+            "/mcp/call", json={"tool": "ops.list_users", "args": {}}, headers=headers
+        )
+        assert response.status_code == 401
+        assert "Bearer" in response.headers["www-authenticate"]
+
+
+class TestUserTokens:
+    async def test_user_token_defaults_to_its_user(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(tools, "history.top_tracks", {}, token=USER_TOKEN)
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["user_id"] == library.listener.id
+
+    async def test_user_token_is_refused_another_user(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(
+            tools, "history.top_tracks", {"user_id": library.listener.id}, token=OTHER_TOKEN
+        )
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "forbidden"
+        assert "Listener" not in response.text
+
+    async def test_use_is_recorded(
+        self, tools: httpx.AsyncClient, library: Library, db_session: AsyncSession
+    ) -> None:
+        await call(tools, "ops.sync_status", {}, token=USER_TOKEN)
+        used = await db_session.scalar(
+            select(ApiToken.last_used_at).where(ApiToken.user_id == library.listener.id)
+        )
+        assert used is not None
+
+    async def test_revoked_token_is_refused(
+        self, tools: httpx.AsyncClient, library: Library, db_session: AsyncSession
+    ) -> None:
+        token = await db_session.scalar(
+            select(ApiToken).where(ApiToken.user_id == library.listener.id)
+        )
+        assert token is not None
+        response = await tools.delete(f"/admin/tokens/{token.id}", headers=ADMIN)
+        assert response.status_code == 204
+        refused = await call(tools, "history.top_tracks", {}, token=USER_TOKEN)
+        assert refused.status_code == 401
+
+
+class TestRegistry:
+    def test_tool_names_are_unique_and_registered_once(self, tool_api: SpotifyMCPApp) -> None:
+        names = [tool.name for tool in tool_api.tools]
+        assert len(names) == len(set(names))
+        with pytest.raises(ValueError, match="registered twice"):
+            first = next(iter(tool_api.tools))
+            tool_api.tools.add(
+                name=first.name,
+                title=first.title,
+                description=first.description,
+                args=first.args_model,
+                output=first.output_model,
+                handler=first.handler,
+                annotations=first.annotations,
+            )
