@@ -1,4 +1,4 @@
-"""The frontend answers its health check and shows what to configure, from the API's status."""
+"""The login page also says what the deployment still needs, from the API's public status."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pydantic import SecretStr
 
 from app.main import SpotifyMCPApp
 from app.settings import AppSettings
-from frontend.api_client import AdminApiClient
-from frontend.main import FrontendApp
-from frontend.settings import FrontendSettings
 from shared.config import SpotifySettings
 from shared.db.manager import DatabaseManager
+
+from .conftest import browser_for, frontend_for
 
 
 def _real_api(configured: bool) -> FastAPI:
@@ -32,34 +31,26 @@ def _real_api(configured: bool) -> FastAPI:
     return SpotifyMCPApp(settings, database=database).app
 
 
-def _frontend(api_transport: httpx.AsyncBaseTransport) -> FastAPI:
-    settings = FrontendSettings(_env_file=None, admin_token=SecretStr("t"))
-    client = AdminApiClient("http://api.test", settings.admin_token, transport=api_transport)
-    return FrontendApp(settings, api=client).app
+async def _login_page(api: httpx.AsyncBaseTransport) -> httpx.Response:
+    async with browser_for(frontend_for(api)) as browser:
+        return await browser.get("/login")
 
 
-async def _get(app: FastAPI, path: str) -> httpx.Response:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8001"
-    ) as http:
-        return await http.get(path)
-
-
-class TestHome:
-    async def test_healthz(self) -> None:
-        app = _frontend(httpx.ASGITransport(app=_real_api(True)))
-        response = await _get(app, "/healthz")
+class TestLoginPageStatus:
+    async def test_health_check_needs_no_session(self) -> None:
+        async with browser_for(frontend_for(httpx.ASGITransport(app=_real_api(True)))) as browser:
+            response = await browser.get("/healthz")
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
 
     async def test_tells_how_to_configure_spotify(self) -> None:
-        page = await _get(_frontend(httpx.ASGITransport(app=_real_api(False))), "/")
+        page = await _login_page(httpx.ASGITransport(app=_real_api(False)))
         assert page.status_code == 200
         assert "SPOTIFY_CLIENT_ID" in page.text
         assert "http://127.0.0.1:8000/auth/callback" in page.text
 
-    async def test_offers_the_login_when_configured(self) -> None:
-        page = await _get(_frontend(httpx.ASGITransport(app=_real_api(True))), "/")
+    async def test_shows_where_listeners_connect_when_configured(self) -> None:
+        page = await _login_page(httpx.ASGITransport(app=_real_api(True)))
         assert "/auth/login" in page.text
         assert "SPOTIFY_CLIENT_ID" not in page.text
 
@@ -67,15 +58,6 @@ class TestHome:
         def refuse(request: httpx.Request) -> httpx.Response:
             raise httpx.ConnectError("refused", request=request)
 
-        page = await _get(_frontend(httpx.MockTransport(refuse)), "/")
+        page = await _login_page(httpx.MockTransport(refuse))
         assert page.status_code == 200
         assert "not answering" in page.text
-
-
-class TestAdminApiClient:
-    def test_auth_header_carries_the_admin_token(self) -> None:
-        headers = AdminApiClient.build_auth_headers(SecretStr("abc"))
-        assert headers == {"Authorization": "Bearer abc"}
-
-    def test_no_token_no_header(self) -> None:
-        assert AdminApiClient.build_auth_headers(None) == {}

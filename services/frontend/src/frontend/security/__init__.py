@@ -1,0 +1,1 @@
+"""Login sessions, CSRF tokens and browser hardening of the admin UI."""
