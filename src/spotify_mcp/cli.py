@@ -1,4 +1,4 @@
-"""`spotify-mcp`: run the services, migrate the database, and (later) import and manage tokens."""
+"""`spotify-mcp`: run the services, migrate the database, import exports, manage tool tokens."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from dotenv import dotenv_values
 
-from shared.config import AppEnv, BaseServiceSettings
+from shared.config import AppEnv, BaseServiceSettings, DatabaseSettings
 from shared.config.local_secrets import DEFAULT_LOCAL_SECRETS_PATH, LocalSecrets
 from shared.crypto import TokenEncryptor
 from shared.db.manager import DatabaseManager
@@ -23,7 +25,14 @@ from shared.token_rotation import StoredTokenRotator
 from spotify_mcp.demo import DemoSeed, DemoSeeder
 from spotify_mcp.supervisor import ChildSpec, ProcessSupervisor
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.auth.tool_tokens import ListedToolToken, ToolTokenService
+
 logger = logging.getLogger("spotify_mcp")
+
+_T = TypeVar("_T")
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
 DEMO_FAKE_SPOTIFY_PORT = 8090
@@ -32,6 +41,181 @@ DEMO_FAKE_STATE_FILE = Path("data") / "demo-fake-spotify.json"
 
 def _service(name: str) -> ChildSpec:
     return ChildSpec(name, [sys.executable, "-m", "spotify_mcp", name])
+
+
+class ToolTokenCommands:
+    """`spotify-mcp tokens create|list|revoke`: tool tokens in the configured database."""
+
+    _MAX_ID = 2**31 - 1  # row IDs are 32-bit; a bigger one cannot exist
+
+    def add_to(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        """Register `tokens` and its actions on the top-level subcommands."""
+        tokens = commands.add_parser(
+            "tokens",
+            help="create, list and revoke tool tokens for AI clients",
+            description="Tool tokens let an AI client call the tools: a user token sees only "
+            "that user's data, an admin token sees every user. Only a token's hash is stored.",
+        )
+        actions = tokens.add_subparsers(dest="tokens_action", required=True, metavar="ACTION")
+        self._create_parser = actions.add_parser(
+            "create", help="create a token and print it (this once only)"
+        )
+        owner = self._create_parser.add_mutually_exclusive_group(required=True)
+        owner.add_argument(
+            "--user", metavar="SPOTIFY_USER_ID", help="a token that sees only this user's data"
+        )
+        owner.add_argument(
+            "--admin", action="store_true", help="a token that sees every user (needs --name)"
+        )
+        self._create_parser.add_argument(
+            "--name", help="what the token is for, e.g. the client using it"
+        )
+        listing = actions.add_parser("list", help="list tokens (never the tokens themselves)")
+        listing.add_argument("--user", metavar="SPOTIFY_USER_ID", help="only this user's tokens")
+        revoke = actions.add_parser("revoke", help="revoke a token: it stops working at once")
+        revoke.add_argument("token_id", type=self._token_id, metavar="TOKEN_ID")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run the chosen action; returns the exit code."""
+        from app.auth.tool_tokens import ToolTokenService  # noqa: PLC0415
+
+        configure_logging("cli", os.environ.get("LOG_LEVEL", "WARNING"))
+        service = ToolTokenService()
+        if args.tokens_action == "create":
+            if args.admin and not (args.name or "").strip():
+                self._create_parser.error("an admin token needs --name")
+            return self._in_database(lambda session: self._create(session, service, args))
+        if args.tokens_action == "list":
+            return self._in_database(lambda session: self._list(session, service, args.user))
+        return self._in_database(lambda session: self._revoke(session, service, args.token_id))
+
+    async def _create(
+        self, session: AsyncSession, service: ToolTokenService, args: argparse.Namespace
+    ) -> int:
+        from app.auth.tool_tokens import InvalidTokenNameError  # noqa: PLC0415
+
+        try:
+            if args.admin:
+                issued = await service.create_admin_token(session, args.name)
+                sees = "every user"
+            else:
+                user_id = await self._user_id(session, args.user)
+                if user_id is None:
+                    return 1
+                issued = await service.create_user_token(
+                    session, user_id, args.name or f"{args.user} (command line)"
+                )
+                sees = f"only Spotify user {args.user}"
+        except InvalidTokenNameError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        row = issued.row
+        print(f'Tool token {row.id} "{row.name}" created; it sees {sees}.')
+        print(issued.plaintext)
+        print(
+            "This token will not be shown again: only its hash is stored. "
+            "Keep it now, e.g. in your AI client's settings."
+        )
+        return 0
+
+    async def _list(
+        self, session: AsyncSession, service: ToolTokenService, spotify_user_id: str | None
+    ) -> int:
+        user_id = None
+        if spotify_user_id is not None:
+            user_id = await self._user_id(session, spotify_user_id)
+            if user_id is None:
+                return 1
+        listed = await service.list_tokens(session, user_id=user_id)
+        if not listed:
+            print("No tool tokens.")
+            return 0
+        self._print_table(listed)
+        return 0
+
+    @staticmethod
+    async def _revoke(session: AsyncSession, service: ToolTokenService, token_id: int) -> int:
+        from app.auth.tool_tokens import UnknownToolTokenError  # noqa: PLC0415
+
+        try:
+            row = await service.revoke(session, token_id)
+        except UnknownToolTokenError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        assert row.revoked_at is not None
+        print(
+            f'Tool token {row.id} "{row.name}" is revoked '
+            f"(since {ToolTokenCommands._minute(row.revoked_at)}): it no longer works."
+        )
+        return 0
+
+    @staticmethod
+    async def _user_id(session: AsyncSession, spotify_user_id: str) -> int | None:
+        """The user's row ID, or None after saying on stderr that there is no such user."""
+        from sqlalchemy import select  # noqa: PLC0415
+
+        from shared.db.models import User  # noqa: PLC0415
+
+        user_id = await session.scalar(
+            select(User.id).where(User.spotify_user_id == spotify_user_id)
+        )
+        if user_id is None:
+            print(
+                f"error: no user has the Spotify user ID {spotify_user_id!r} "
+                "(users appear when they log in with Spotify or an export is imported)",
+                file=sys.stderr,
+            )
+        return user_id
+
+    @staticmethod
+    def _print_table(listed: list[ListedToolToken]) -> None:
+        minute = ToolTokenCommands._minute
+        header = ("ID", "SCOPE", "USER", "NAME", "PREFIX", "CREATED", "LAST USED", "STATUS")
+        rows = [
+            (
+                str(entry.row.id),
+                entry.row.scope.value,
+                entry.spotify_user_id or "(every user)",
+                entry.row.name,
+                entry.row.token_prefix + "...",
+                minute(entry.row.created_at),
+                minute(entry.row.last_used_at) if entry.row.last_used_at else "never",
+                "active" if entry.row.revoked_at is None else "revoked",
+            )
+            for entry in listed
+        ]
+        widths = [max(len(row[column]) for row in [header, *rows]) for column in range(8)]
+        for row in [header, *rows]:
+            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            print("  ".join(cells).rstrip())
+
+    @staticmethod
+    def _in_database(work: Callable[[AsyncSession], Awaitable[_T]]) -> _T:
+        """Run `work` in one transaction on the configured database (DATABASE_URL)."""
+
+        async def _run() -> _T:
+            database = DatabaseManager.from_settings(DatabaseSettings())
+            try:
+                async with database.session(write=True) as session:
+                    return await work(session)
+            finally:
+                await database.dispose()
+
+        return asyncio.run(_run())
+
+    @staticmethod
+    def _minute(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+    @classmethod
+    def _token_id(cls, value: str) -> int:
+        try:
+            token_id = int(value)
+        except ValueError:
+            token_id = 0
+        if not 1 <= token_id <= cls._MAX_ID:
+            raise argparse.ArgumentTypeError(f"not a token ID: {value!r}")
+        return token_id
 
 
 class SpotifyMcpCli:
@@ -62,6 +246,8 @@ class SpotifyMcpCli:
             "rotate-keys",
             help="re-encrypt stored Spotify tokens under the first TOKEN_ENCRYPTION_KEYS key",
         )
+        self._tokens = ToolTokenCommands()
+        self._tokens.add_to(commands)
         commands.add_parser("api", help="run only the API")
         commands.add_parser("frontend", help="run only the admin frontend")
         commands.add_parser("collector", help="run only the collector")
@@ -75,6 +261,7 @@ class SpotifyMcpCli:
             "migrate": self.migrate,
             "rotate-keys": self.rotate_keys,
             "import": self.import_archive,
+            "tokens": self._tokens.run,
             "api": self.api,
             "frontend": self.frontend,
             "collector": self.collector,
