@@ -11,8 +11,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.tool_tokens import PREFIX_LENGTH, ToolTokenService, ToolTokenVerifier
+from app.main import SpotifyMCPApp
+from app.settings import AppSettings
 from shared.db.models import ApiToken
 from testkit.factories import create_user
+from testkit.plugin import FreshDatabase
 
 from .conftest import ADMIN
 
@@ -242,3 +245,38 @@ class TestUserDeletion:
         assert await verifier.verify(db_session, kept["token"]) is not None
         revoke = await client.delete(f"/admin/tokens/{created['id']}", headers=ADMIN)
         assert revoke.status_code == 404
+
+
+class TestIssuedTokensAtTheTools:
+    async def test_a_token_reaches_only_its_users_tools_until_it_is_revoked(
+        self, fresh_database: FreshDatabase, api_settings: AppSettings
+    ) -> None:
+        # Committed data and the app's own sessions, as in production.
+        database = await fresh_database()
+        async with database.session() as session:
+            user, other = await create_user(session), await create_user(session)
+        application = SpotifyMCPApp(api_settings, database=database)
+        transport = httpx.ASGITransport(app=application.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=api_settings.public_base_url
+        ) as client:
+            created = (await _create(client, user.id)).json()
+            bearer = {"Authorization": f"Bearer {created['token']}"}
+
+            own = await client.post(
+                "/mcp/call", json={"tool": "history.top_tracks", "args": {}}, headers=bearer
+            )
+            others = await client.post(
+                "/mcp/call",
+                json={"tool": "history.top_tracks", "args": {"user_id": other.id}},
+                headers=bearer,
+            )
+            await client.delete(f"/admin/tokens/{created['id']}", headers=ADMIN)
+            revoked = await client.post(
+                "/mcp/call", json={"tool": "history.top_tracks", "args": {}}, headers=bearer
+            )
+
+        assert own.status_code == 200, own.text
+        assert own.json()["result"]["user_id"] == user.id
+        assert others.status_code == 403
+        assert revoked.status_code == 401
