@@ -248,6 +248,23 @@ class SpotifyMcpCli:
         )
         self._tokens = ToolTokenCommands()
         self._tokens.add_to(commands)
+        stdio = commands.add_parser(
+            "mcp-stdio",
+            help="serve the tools over stdin/stdout to a local MCP client (Claude Desktop)",
+            description="Serves the AI tools over the Model Context Protocol on stdin/stdout, "
+            "reading the database that DATABASE_URL (or .env) names.",
+        )
+        stdio.add_argument(
+            "--user",
+            metavar="SPOTIFY_USER_ID",
+            help="answer only about this user (default: every user; tools then need user_id)",
+        )
+        stdio.add_argument(
+            "--dir",
+            type=Path,
+            help="the project folder holding .env and data/ (clients often start commands "
+            "elsewhere)",
+        )
         commands.add_parser("api", help="run only the API")
         commands.add_parser("frontend", help="run only the admin frontend")
         commands.add_parser("collector", help="run only the collector")
@@ -262,6 +279,7 @@ class SpotifyMcpCli:
             "rotate-keys": self.rotate_keys,
             "import": self.import_archive,
             "tokens": self._tokens.run,
+            "mcp-stdio": self.mcp_stdio,
             "api": self.api,
             "frontend": self.frontend,
             "collector": self.collector,
@@ -361,6 +379,24 @@ class SpotifyMcpCli:
             return 2
         settings = CollectorSettings()
         return asyncio.run(import_file_now(settings, args.path, args.user, sys.stderr))
+
+    def mcp_stdio(self, args: argparse.Namespace) -> int:
+        """Serve the tools to one local client over stdin/stdout (stdout carries only MCP)."""
+        from app.mcp.stdio import StdioToolServer  # noqa: PLC0415
+        from app.settings import AppSettings  # noqa: PLC0415
+
+        if args.dir is not None:
+            os.chdir(args.dir)
+        configure_logging("mcp-stdio", os.environ.get("LOG_LEVEL", "WARNING"))
+        dotenv_file = dotenv_values(".env") if Path(".env").exists() else {}
+        env_name = os.environ.get("APP_ENV") or dotenv_file.get("APP_ENV") or "dev"
+        if env_name == AppEnv.DEV.value and DEFAULT_LOCAL_SECRETS_PATH.exists():
+            # The keys `make run` generated decrypt the stored Spotify logins.
+            configured = frozenset(key.upper() for key, value in dotenv_file.items() if value)
+            LocalSecrets(DEFAULT_LOCAL_SECRETS_PATH).apply_to(
+                os.environ, configured_elsewhere=configured
+            )
+        return asyncio.run(StdioToolServer(AppSettings()).serve(args.user))
 
     # -- single services ------------------------------------------------------------------
 
