@@ -23,8 +23,19 @@ HEALTHCHECK = ROOT / "deploy" / "healthcheck.py"
 SERVICES = ("api", "collector", "frontend")
 
 
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose reads it: `!reset` empties what an earlier file set."""
+
+
+_ComposeLoader.add_constructor("!reset", lambda loader, node: _Reset())
+
+
+class _Reset:
+    """Compose's `!reset`: the value an override file clears."""
+
+
 def _compose(name: str = "docker-compose.yml") -> dict[str, Any]:
-    loaded = yaml.safe_load((ROOT / name).read_text())
+    loaded = yaml.load((ROOT / name).read_text(), Loader=_ComposeLoader)  # noqa: S506
     assert isinstance(loaded, dict)
     return loaded
 
@@ -202,6 +213,23 @@ class TestComposeVolumesAndSettings:
         assert "reverse_proxy {$UPSTREAM_API:api:8000}" in caddyfile
         assert "reverse_proxy {$UPSTREAM_FRONTEND:frontend:8001}" in caddyfile
         assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in _service("caddy")["volumes"]
+
+
+class TestScaleOut:
+    def test_api_replicas_share_rate_limits_in_redis(self) -> None:
+        scale = _compose("deploy/compose.scale.yml")["services"]
+        assert scale["api"]["environment"]["RATE_LIMIT_STORAGE_URL"] == "redis://redis:6379/0"
+        assert scale["api"]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert "redis-cli" in scale["redis"]["healthcheck"]["test"]
+
+    def test_api_replicas_publish_no_host_port(self) -> None:
+        # Several replicas cannot all bind 127.0.0.1:8000; Caddy reaches them as `api`.
+        assert isinstance(_compose("deploy/compose.scale.yml")["services"]["api"]["ports"], _Reset)
+
+    def test_collectors_can_be_scaled(self) -> None:
+        collector = _service("collector")
+        assert "ports" not in collector
+        assert "container_name" not in collector
 
 
 class TestDockerfile:
