@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -111,7 +115,22 @@ async def _render_http_exception(_request: Request, exc: Exception) -> JSONRespo
     )
 
 
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a lone surrogate cannot break encoding."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+async def _render_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own shape, rendered so that input echoed back (a lone surrogate in a JSON
+    # string, say) cannot turn a 422 into a 500.
+    assert isinstance(exc, RequestValidationError)
+    return _AsciiJSONResponse(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every `AppError` and HTTP error as `{"error": {"code", "message"}}`."""
     app.add_exception_handler(AppError, _render_app_error)
+    app.add_exception_handler(RequestValidationError, _render_validation_error)
     app.add_exception_handler(StarletteHTTPException, _render_http_exception)

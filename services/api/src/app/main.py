@@ -17,7 +17,7 @@ from app.admin.service import AdminService
 from app.admin.uploads import ArchiveReceiver
 from app.auth.router import AuthRouter
 from app.auth.service import OAuthService
-from app.auth.tool_tokens import ToolTokenVerifier
+from app.auth.tool_tokens import ToolTokenService, ToolTokenVerifier
 from app.errors import install_error_handlers
 from app.health.router import HealthRouter
 from app.history.router import HistoryRouter
@@ -90,7 +90,7 @@ class SpotifyMCPApp:
         self.app.include_router(metrics.router)
         self.app.include_router(AuthRouter(oauth, self.templates, settings, admin_auth).router)
         receiver = ArchiveReceiver(settings.import_dir, settings.import_max_zip_size_mb * 1024**2)
-        admin_service = AdminService(receiver)
+        admin_service = AdminService(receiver, ToolTokenService())
         self.app.include_router(AdminRouter(admin_service, receiver, admin_auth).router)
         history = HistoryService()
         self.app.include_router(HistoryRouter(history, admin_auth).router)

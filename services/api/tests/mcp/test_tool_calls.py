@@ -305,3 +305,20 @@ class TestRegistry:
                 handler=first.handler,
                 annotations=first.annotations,
             )
+
+
+class TestHostileBodies:
+    async def test_a_lone_surrogate_is_a_validation_error_not_a_crash(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        for body in ('{"tool": "\\ud800"}', '{"tool": "ops.list_users", "args": {"\\ud800": 1}}'):
+            response = await tools.post(
+                "/mcp/call", content=body, headers={**ADMIN, "Content-Type": "application/json"}
+            )
+            assert response.status_code in {404, 422}, body
+        response = await tools.post(
+            "/admin/users/1/tokens",
+            content='{"name": "\\ud800"}',
+            headers={**ADMIN, "Content-Type": "application/json"},
+        )
+        assert response.status_code in {404, 422}
