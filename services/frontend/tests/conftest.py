@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -85,17 +85,40 @@ async def log_in(
     )
 
 
-@pytest.fixture
-def api(tmp_path: Path, database: DatabaseManager, db_session: AsyncSession) -> SpotifyMCPApp:
-    """The real API on the test database; each request uses the test's rolled-back session."""
-    application = SpotifyMCPApp(build_api_settings(tmp_path / "imports"), database=database)
+class SessionHolder:
+    """The rolled-back session of the running test, which the shared API app uses."""
+
+    session: AsyncSession | None = None
+
+
+@pytest.fixture(scope="session")
+def shared_api(
+    database: DatabaseManager, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[SpotifyMCPApp, SessionHolder]:
+    """One API app per database for the whole run (building one takes about a second)."""
+    holder = SessionHolder()
+    application = SpotifyMCPApp(
+        build_api_settings(tmp_path_factory.mktemp("imports")), database=database
+    )
 
     async def _session() -> AsyncIterator[AsyncSession]:
-        yield db_session
+        assert holder.session is not None, "the API is used outside a test"
+        yield holder.session
 
     application.app.dependency_overrides[get_session] = _session
     application.app.dependency_overrides[get_write_session] = _session
-    return application
+    return application, holder
+
+
+@pytest.fixture
+def api(
+    shared_api: tuple[SpotifyMCPApp, SessionHolder], db_session: AsyncSession
+) -> Iterator[SpotifyMCPApp]:
+    """The real API on the test database; each request uses the test's rolled-back session."""
+    application, holder = shared_api
+    holder.session = db_session
+    yield application
+    holder.session = None
 
 
 @pytest.fixture
