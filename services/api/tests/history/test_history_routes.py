@@ -16,7 +16,19 @@ from testkit.factories import create_play, create_track, create_user
 
 from .conftest import ADMIN, MARCH, Listening, utc
 
-ENDPOINTS = ["top-artists", "top-tracks", "heatmap", "repeat-rate", "coverage", "taste-summary"]
+ENDPOINTS = [
+    "top-artists",
+    "top-tracks",
+    "heatmap",
+    "repeat-rate",
+    "coverage",
+    "taste-summary",
+    "plays",
+    "first-listen?artist=Alpha",
+    "discoveries",
+    "compare-periods?a_days=7",
+    "listening-time",
+]
 
 
 async def get(client: httpx.AsyncClient, url: str, **params: Any) -> dict[str, Any]:
@@ -420,3 +432,26 @@ class TestServiceSeam:
 
         # 2024-03-31 00:00-24:00 UTC holds p8, p9, p10 and p11.
         assert sorted(t.plays for t in result.tracks) == [1, 1, 2]
+
+    async def test_the_newer_questions_answer_without_http(
+        self, db_session: AsyncSession, listening: Listening
+    ) -> None:
+        service = HistoryService(clock=lambda: utc("2024-04-01 00:00"))
+        last_day = PlayFilter(days=1)  # 2024-03-31 00:00 to 24:00 UTC: p8, p9, p10 and p11
+
+        page = await service.play_history(db_session, listening.user.id, last_day, limit=2)
+        comparison = await service.compare_periods(db_session, listening.user.id, last_day)
+        series = await service.listening_time(db_session, listening.user.id, last_day)
+
+        assert [p.played_at for p in page.plays] == [
+            utc("2024-03-31 22:30"),
+            utc("2024-03-31 21:30"),
+        ]
+        assert page.next_cursor is not None
+        assert (comparison.period_a.plays, comparison.period_b.plays) == (4, 0)
+        assert comparison.period_b.window.end == utc("2024-03-31 00:00")
+        # The UTC day is 01:00 on 31 March to 02:00 on 1 April in Stockholm.
+        assert [(b.label, b.plays) for b in series.buckets] == [
+            ("2024-03-31", 3),
+            ("2024-04-01", 1),
+        ]

@@ -11,16 +11,27 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, Select, case, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.history.window import UtcOffsets
-from shared.db.enums import ItemKind
+from shared.db.enums import ItemKind, PlaySource
 from shared.db.models import Artist, Play, Track, TrackArtist, User
 
 SECONDS_PER_DAY = 86_400
@@ -77,6 +88,26 @@ class PlayScope:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """An artist or a track whose plays a question is about."""
+
+    kind: Literal["artist", "track"]
+    id: str
+
+    def condition(self) -> ColumnElement[bool]:
+        """WHERE clause on `plays`: plays of this track, or of any track crediting the artist."""
+        if self.kind == "track":
+            return Play.track_id == self.id
+        credited = select(TrackArtist.track_id).where(TrackArtist.artist_id == self.id)
+        return Play.track_id.in_(credited)
+
+
+def like_pattern(text: str) -> str:
+    """`text` as a LIKE pattern matching itself only (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
 class ArtistRow:
     """An artist's counted plays and milliseconds."""
 
@@ -110,6 +141,59 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class PlayRow:
+    """One play with what was played."""
+
+    play_id: int
+    played_at: datetime
+    ms_played: int
+    source: str
+    kind: str
+    track_id: str
+    track_name: str
+    album_name: str | None
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """An artist or track a name may mean, with its counted plays."""
+
+    id: str
+    name: str
+    plays: int
+
+
+@dataclass(frozen=True)
+class SubjectStats:
+    """Counted plays of one artist or track: how many, how long, first and last."""
+
+    plays: int
+    ms_played: int
+    first_play: datetime | None
+    last_play: datetime | None
+
+
+@dataclass(frozen=True)
+class DiscoveredRow:
+    """An artist or track first heard in the window: first play ever, plays and ms since."""
+
+    id: str
+    first_play: datetime
+    plays: int
+    ms_played: int
+
+
+@dataclass(frozen=True)
+class ShiftRow:
+    """An artist's counted plays in two periods."""
+
+    artist_id: str
+    name: str
+    plays_a: int
+    plays_b: int
+
+
+@dataclass(frozen=True)
 class GapRow:
     """Two consecutive plays and the seconds between them."""
 
@@ -118,18 +202,26 @@ class GapRow:
     seconds: int
 
 
-def _local_seconds(offsets: UtcOffsets) -> ColumnElement[int]:
-    """Seconds since 1970-01-01 in local wall-clock time, for each play."""
+def _local_seconds(
+    offsets: UtcOffsets, moment: ColumnElement[datetime] | None = None
+) -> ColumnElement[int]:
+    """Seconds since 1970-01-01 in local wall-clock time of `moment` (each play's end)."""
+    column = Play.played_at.expression if moment is None else moment
     if not offsets.changes:
         offset: ColumnElement[int] = literal(offsets.initial, BigInteger())
     else:
         whens: list[tuple[ColumnElement[bool], int]] = []
         previous = offsets.initial
         for instant, new_offset in offsets.changes:
-            whens.append((Play.played_at < instant, previous))
+            whens.append((column < instant, previous))
             previous = new_offset
         offset = case(*whens, else_=previous)
-    return EpochSeconds(Play.played_at) + offset
+    return EpochSeconds(column) + offset
+
+
+def _local_day(offsets: UtcOffsets, moment: ColumnElement[datetime] | None = None) -> Any:
+    """The local calendar date of `moment` as a day number since 1970-01-01."""
+    return _local_seconds(offsets, moment) // SECONDS_PER_DAY
 
 
 class HistoryQueries:
@@ -153,6 +245,12 @@ class HistoryQueries:
         ).where(*scope.conditions())
         plays, ms_played, distinct_tracks, first, last = (await session.execute(stmt)).one()
         return Totals(int(plays), int(ms_played), int(distinct_tracks), first, last)
+
+    @staticmethod
+    async def first_play(session: AsyncSession, scope: PlayScope) -> datetime | None:
+        """When the scope's first counted play ended, or None without plays."""
+        stmt = select(Play.played_at).where(*scope.conditions()).order_by(Play.played_at).limit(1)
+        return (await session.execute(stmt)).scalar_one_or_none()
 
     @staticmethod
     async def distinct_artists(session: AsyncSession, scope: PlayScope) -> int:
@@ -327,3 +425,272 @@ class HistoryQueries:
         return int(
             (await session.execute(select(func.count()).select_from(first_heard))).scalar_one()
         )
+
+    @staticmethod
+    def _play_rows() -> Select[int, datetime, int, PlaySource, ItemKind, str, str, str | None]:
+        """Plays with their track's name and album, for lists of single plays."""
+        return select(
+            Play.id,
+            Play.played_at,
+            Play.ms_played,
+            Play.source,
+            Play.item_kind,
+            Track.id,
+            Track.name,
+            Track.album_name,
+        ).join(Track, Track.id == Play.track_id)
+
+    @staticmethod
+    def _play_row(row: Any) -> PlayRow:
+        return PlayRow(
+            play_id=int(row[0]),
+            played_at=row[1],
+            ms_played=int(row[2]),
+            source=str(row[3]),
+            kind=str(row[4]),
+            track_id=row[5],
+            track_name=row[6],
+            album_name=row[7],
+        )
+
+    @staticmethod
+    async def play_page(
+        session: AsyncSession,
+        scope: PlayScope,
+        *,
+        artist: str | None,
+        track: str | None,
+        source: str | None,
+        after: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[PlayRow]:
+        """Plays newest first (by end time, then id), strictly after the `after` position."""
+        stmt = HistoryQueries._play_rows().where(*scope.conditions())
+        if artist:
+            credited = (
+                select(TrackArtist.track_id)
+                .join(Artist, Artist.id == TrackArtist.artist_id)
+                .where(Artist.name.ilike(f"%{like_pattern(artist)}%", escape="\\"))
+            )
+            stmt = stmt.where(Play.track_id.in_(credited))
+        if track:
+            stmt = stmt.where(Track.name.ilike(f"%{like_pattern(track)}%", escape="\\"))
+        if source:
+            stmt = stmt.where(Play.source == source)
+        if after is not None:
+            played_at, play_id = after
+            stmt = stmt.where(
+                or_(
+                    Play.played_at < played_at,
+                    and_(Play.played_at == played_at, Play.id < play_id),
+                )
+            )
+        stmt = stmt.order_by(Play.played_at.desc(), Play.id.desc()).limit(limit)
+        return [HistoryQueries._play_row(row) for row in (await session.execute(stmt)).all()]
+
+    @staticmethod
+    async def artist_by_id(session: AsyncSession, artist_id: str) -> str | None:
+        """The artist's name, or None when there is no such artist."""
+        stmt = select(Artist.name).where(Artist.id == artist_id)
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    @staticmethod
+    async def track_by_id(session: AsyncSession, track_id: str) -> str | None:
+        """The track's name, or None when there is no such track."""
+        stmt = select(Track.name).where(Track.id == track_id)
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    @staticmethod
+    async def artist_candidates(
+        session: AsyncSession, scope: PlayScope, name: str, *, exact: bool, limit: int
+    ) -> list[CandidateRow]:
+        """Heard artists named `name` (or whose name contains it), most played first."""
+        pattern = like_pattern(name) if exact else f"%{like_pattern(name)}%"
+        plays = func.count(Play.id)
+        stmt = (
+            select(Artist.id, Artist.name, plays)
+            .select_from(Artist)
+            .join(TrackArtist, TrackArtist.artist_id == Artist.id)
+            .join(Play, Play.track_id == TrackArtist.track_id)
+            .where(Artist.name.ilike(pattern, escape="\\"), *scope.conditions())
+            .group_by(Artist.id, Artist.name)
+            .order_by(plays.desc(), Artist.name, Artist.id)
+            .limit(limit)
+        )
+        return [CandidateRow(r[0], r[1], int(r[2])) for r in (await session.execute(stmt)).all()]
+
+    @staticmethod
+    async def track_candidates(
+        session: AsyncSession,
+        scope: PlayScope,
+        name: str,
+        *,
+        artist: str | None,
+        exact: bool,
+        limit: int,
+    ) -> list[CandidateRow]:
+        """Heard tracks named (or containing) `name`, optionally by `artist`; most played first."""
+        pattern = like_pattern(name) if exact else f"%{like_pattern(name)}%"
+        plays = func.count(Play.id)
+        stmt = (
+            select(Track.id, Track.name, plays)
+            .select_from(Track)
+            .join(Play, Play.track_id == Track.id)
+            .where(Track.name.ilike(pattern, escape="\\"), *scope.conditions())
+            .group_by(Track.id, Track.name)
+            .order_by(plays.desc(), Track.name, Track.id)
+            .limit(limit)
+        )
+        if artist:
+            credited = (
+                select(TrackArtist.track_id)
+                .join(Artist, Artist.id == TrackArtist.artist_id)
+                .where(Artist.name.ilike(f"%{like_pattern(artist)}%", escape="\\"))
+            )
+            stmt = stmt.where(Track.id.in_(credited))
+        return [CandidateRow(r[0], r[1], int(r[2])) for r in (await session.execute(stmt)).all()]
+
+    @staticmethod
+    async def subject_stats(
+        session: AsyncSession, scope: PlayScope, subject: Subject
+    ) -> SubjectStats:
+        """Counted plays of an artist or track in the scope: count, ms, first and last."""
+        stmt = select(
+            func.count(Play.id),
+            func.coalesce(func.sum(Play.ms_played), 0),
+            func.min(Play.played_at),
+            func.max(Play.played_at),
+        ).where(subject.condition(), *scope.conditions())
+        plays, ms_played, first, last = (await session.execute(stmt)).one()
+        return SubjectStats(int(plays), int(ms_played), first, last)
+
+    @staticmethod
+    async def edge_play(
+        session: AsyncSession, scope: PlayScope, subject: Subject, *, last: bool
+    ) -> PlayRow | None:
+        """The first (or last) counted play of an artist or track in the scope."""
+        order = (Play.played_at.desc(), Play.id.desc()) if last else (Play.played_at, Play.id)
+        stmt = (
+            HistoryQueries._play_rows()
+            .where(subject.condition(), *scope.conditions())
+            .order_by(*order)
+            .limit(1)
+        )
+        row = (await session.execute(stmt)).first()
+        return HistoryQueries._play_row(row) if row is not None else None
+
+    @staticmethod
+    def _first_heard(scope: PlayScope, kind: Literal["artist", "track"]) -> Subquery:
+        """Artists or tracks first heard in the window: first play, plays and ms up to its end."""
+        key = TrackArtist.artist_id if kind == "artist" else Play.track_id
+        first_play = func.min(Play.played_at)
+        stmt = select(
+            key.label("id"),
+            first_play.label("first_play"),
+            func.count(Play.id).label("plays"),
+            func.sum(Play.ms_played).label("ms_played"),
+        ).select_from(Play)
+        if kind == "artist":
+            stmt = stmt.join(TrackArtist, TrackArtist.track_id == Play.track_id)
+        # Plays after the window's end cannot change a first play inside it; plays before
+        # its start decide whether the first play is inside at all.
+        stmt = stmt.where(*scope.conditions(windowed=False)).group_by(key)
+        if scope.start is not None:
+            stmt = stmt.having(first_play >= scope.start)
+        return stmt.subquery()
+
+    @staticmethod
+    async def discovered(
+        session: AsyncSession, scope: PlayScope, kind: Literal["artist", "track"], *, limit: int
+    ) -> list[DiscoveredRow]:
+        """Artists or tracks first heard inside the window, most played there first."""
+        heard = HistoryQueries._first_heard(scope, kind)
+        stmt = (
+            select(heard.c.id, heard.c.first_play, heard.c.plays, heard.c.ms_played)
+            .order_by(
+                heard.c.plays.desc(), heard.c.ms_played.desc(), heard.c.first_play, heard.c.id
+            )
+            .limit(limit)
+        )
+        return [
+            DiscoveredRow(r[0], r[1], int(r[2]), int(r[3]))
+            for r in (await session.execute(stmt)).all()
+        ]
+
+    @staticmethod
+    async def discoveries_by_day(
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Literal["artist", "track"],
+        offsets: UtcOffsets,
+    ) -> dict[int, int]:
+        """How many artists or tracks were first heard on each local day (days since 1970)."""
+        heard = HistoryQueries._first_heard(scope, kind)
+        day = _local_day(offsets, heard.c.first_play).label("day")
+        stmt = select(day, func.count()).group_by(day)
+        return {int(d): int(n) for d, n in (await session.execute(stmt)).all()}
+
+    @staticmethod
+    async def artist_names_by_id(
+        session: AsyncSession, artist_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Names of the given artists."""
+        if not artist_ids:
+            return {}
+        stmt = select(Artist.id, Artist.name).where(Artist.id.in_(list(artist_ids)))
+        return {r[0]: r[1] for r in (await session.execute(stmt)).all()}
+
+    @staticmethod
+    async def tracks_by_id(
+        session: AsyncSession, track_ids: Sequence[str]
+    ) -> dict[str, tuple[str, str, str | None]]:
+        """(name, kind, album name) of the given tracks."""
+        if not track_ids:
+            return {}
+        stmt = select(Track.id, Track.name, Track.kind, Track.album_name).where(
+            Track.id.in_(list(track_ids))
+        )
+        return {
+            r[0]: (r[1], ItemKind(r[2]).value, r[3]) for r in (await session.execute(stmt)).all()
+        }
+
+    @staticmethod
+    async def artist_shifts(
+        session: AsyncSession, a: PlayScope, b: PlayScope, *, rising: bool, limit: int
+    ) -> list[ShiftRow]:
+        """Artists whose plays changed most from period B to period A (gains or losses)."""
+        in_a = and_(*a.conditions())
+        in_b = and_(*b.conditions())
+        plays_a = func.sum(case((in_a, 1), else_=0))
+        plays_b = func.sum(case((in_b, 1), else_=0))
+        change = plays_a - plays_b
+        stmt = (
+            select(Artist.id, Artist.name, plays_a, plays_b)
+            .select_from(Play)
+            .join(TrackArtist, TrackArtist.track_id == Play.track_id)
+            .join(Artist, Artist.id == TrackArtist.artist_id)
+            .where(or_(in_a, in_b))
+            .group_by(Artist.id, Artist.name)
+            .limit(limit)
+        )
+        if rising:
+            stmt = stmt.having(change > 0).order_by(
+                change.desc(), plays_a.desc(), Artist.name, Artist.id
+            )
+        else:
+            stmt = stmt.having(change < 0).order_by(change, plays_b.desc(), Artist.name, Artist.id)
+        return [
+            ShiftRow(r[0], r[1], int(r[2]), int(r[3])) for r in (await session.execute(stmt)).all()
+        ]
+
+    @staticmethod
+    async def daily_totals(
+        session: AsyncSession, scope: PlayScope, offsets: UtcOffsets
+    ) -> list[tuple[int, int, int]]:
+        """(local day number since 1970, plays, ms) for every local day with plays."""
+        day = _local_day(offsets).label("day")
+        per_play = select(day, Play.ms_played.label("ms")).where(*scope.conditions()).subquery()
+        stmt = select(per_play.c.day, func.count(), func.sum(per_play.c.ms)).group_by(
+            per_play.c.day
+        )
+        return [(int(d), int(n), int(ms)) for d, n, ms in (await session.execute(stmt)).all()]

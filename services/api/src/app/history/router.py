@@ -9,16 +9,30 @@ from fastapi import APIRouter, Depends, Path, Query
 from app.admin.auth import AdminAuthProvider
 from app.dependencies import DbSession
 from app.errors import ErrorEnvelope
+from app.history.buckets import BucketSize
 from app.history.schemas import (
     Coverage,
+    Discoveries,
+    FirstListen,
     Heatmap,
+    ListeningTime,
+    PeriodComparison,
+    PeriodsFilter,
     PlayFilter,
+    PlayHistory,
     RepeatRate,
     TasteSummary,
     TopArtists,
     TopTracks,
 )
-from app.history.service import MAX_GAPS, MAX_LIST_LENGTH, MAX_TASTE_LIST_LENGTH, HistoryService
+from app.history.service import (
+    MAX_GAPS,
+    MAX_LIST_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TASTE_LIST_LENGTH,
+    HistoryService,
+)
+from shared.db.enums import PlaySource
 
 UserId = Annotated[int, Path(ge=1, le=2_147_483_647, description="The user's ID.")]
 Filters = Annotated[PlayFilter, Query()]
@@ -27,7 +41,10 @@ Limit = Annotated[
 ]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorEnvelope, "description": "Contradictory window or unknown time zone."},
+    400: {
+        "model": ErrorEnvelope,
+        "description": "Contradictory window, unknown time zone or invalid argument.",
+    },
     401: {"model": ErrorEnvelope, "description": "Admin credentials missing or wrong."},
     404: {"model": ErrorEnvelope, "description": "No such user."},
 }
@@ -48,6 +65,11 @@ class HistoryRouter:
             ("/repeat-rate", self.repeat_rate, RepeatRate),
             ("/coverage", self.coverage, Coverage),
             ("/taste-summary", self.taste_summary, TasteSummary),
+            ("/plays", self.play_history, PlayHistory),
+            ("/first-listen", self.first_listen, FirstListen),
+            ("/discoveries", self.discoveries, Discoveries),
+            ("/compare-periods", self.compare_periods, PeriodComparison),
+            ("/listening-time", self.listening_time, ListeningTime),
         ]
         for path, endpoint, model in routes:
             self.router.add_api_route(
@@ -110,3 +132,109 @@ class HistoryRouter:
     ) -> TasteSummary:
         """A compact portrait: top artists and tracks, totals, parts of the day, discoveries."""
         return await self._service.taste_summary(session, user_id, filters, limit=limit)
+
+    async def play_history(
+        self,
+        session: DbSession,
+        user_id: UserId,
+        filters: Filters,
+        artist: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_NAME_LENGTH,
+                description="Only plays of an artist whose name contains this (any case).",
+            ),
+        ] = None,
+        track: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_NAME_LENGTH,
+                description="Only tracks whose name contains this (any case).",
+            ),
+        ] = None,
+        source: Annotated[
+            PlaySource | None, Query(description="Only plays from this source.")
+        ] = None,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=200, description="next_cursor of the previous page."),
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_LIST_LENGTH, description="Plays per page (1-100).")
+        ] = 50,
+    ) -> PlayHistory:
+        """The user's plays newest first with local times; follow next_cursor for older ones."""
+        return await self._service.play_history(
+            session,
+            user_id,
+            filters,
+            artist=artist,
+            track=track,
+            source=source,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    async def first_listen(
+        self,
+        session: DbSession,
+        user_id: UserId,
+        filters: Filters,
+        artist: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_NAME_LENGTH,
+                description="Artist name (any case; else a part of a name); with track, the "
+                "track's artist. Several matches: the most played is answered, others listed.",
+            ),
+        ] = None,
+        artist_id: Annotated[
+            str | None, Query(max_length=64, description="Spotify artist ID.")
+        ] = None,
+        track: Annotated[
+            str | None, Query(max_length=MAX_NAME_LENGTH, description="Track name.")
+        ] = None,
+        track_id: Annotated[
+            str | None, Query(max_length=64, description="Spotify track ID.")
+        ] = None,
+    ) -> FirstListen:
+        """When an artist or track was first heard, plays since and the latest (404 if never)."""
+        return await self._service.first_listen(
+            session,
+            user_id,
+            filters,
+            artist=artist,
+            artist_id=artist_id,
+            track=track,
+            track_id=track_id,
+        )
+
+    async def discoveries(
+        self, session: DbSession, user_id: UserId, filters: Filters, limit: Limit = 10
+    ) -> Discoveries:
+        """Artists and tracks first heard inside the window, and how many per week or month."""
+        return await self._service.discoveries(session, user_id, filters, limit=limit)
+
+    async def compare_periods(
+        self,
+        session: DbSession,
+        user_id: UserId,
+        periods: Annotated[PeriodsFilter, Query()],
+        limit: Limit = 10,
+    ) -> PeriodComparison:
+        """Two periods side by side: totals, A minus B, top artists, risers and fallers."""
+        return await self._service.compare_periods(
+            session, user_id, periods.period_a(), periods.period_b(), limit=limit
+        )
+
+    async def listening_time(
+        self,
+        session: DbSession,
+        user_id: UserId,
+        filters: Filters,
+        bucket: Annotated[
+            BucketSize, Query(description="day, week (ISO, from Monday), month or year.")
+        ] = BucketSize.DAY,
+    ) -> ListeningTime:
+        """Plays and minutes per local day, ISO week or month, empty buckets included."""
+        return await self._service.listening_time(session, user_id, filters, bucket=bucket)

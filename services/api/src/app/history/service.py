@@ -3,27 +3,53 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, NotFoundError
-from app.history.queries import ArtistRow, HistoryQueries, PlayScope, TrackRow
+from app.history.buckets import BucketSize, CalendarBuckets
+from app.history.cursor import PlayCursor
+from app.history.queries import (
+    ArtistRow,
+    CandidateRow,
+    HistoryQueries,
+    PlayRow,
+    PlayScope,
+    Subject,
+    TrackRow,
+)
 from app.history.schemas import (
     ArtistPlays,
+    ArtistShift,
     Coverage,
+    DiscoveredArtist,
+    DiscoveredTrack,
+    Discoveries,
+    DiscoveryBucket,
+    FirstListen,
     Heatmap,
     HeatmapPeak,
     ListeningGap,
+    ListeningTime,
     PartOfDay,
+    PeriodChange,
+    PeriodComparison,
+    PeriodSummary,
     PlayFilter,
+    PlayHistory,
+    PlayItem,
     PlaysBySource,
     RepeatedTrack,
     RepeatRate,
+    SubjectCandidate,
     TasteSummary,
+    TimeBucket,
     TopArtists,
     TopTracks,
     TrackPlays,
@@ -31,6 +57,7 @@ from app.history.schemas import (
 )
 from app.history.window import InvalidTimezoneError, TimeWindow, UtcOffsets, resolve_timezone
 from shared.db.base import utc_now
+from shared.db.enums import PlaySource
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +66,13 @@ MAX_LIST_LENGTH = 100
 MAX_TASTE_LIST_LENGTH = 20
 MAX_GAPS = 20
 MAX_ARTISTS_PER_TRACK = 5
+MAX_ALTERNATIVES = 10
+MAX_NAME_LENGTH = 200
+"""Longest artist or track name (or part of one) a question may search for."""
+MAX_CHART_POINTS = 1000
+"""Most buckets in a chart; a longer series is given in coarser buckets."""
+SHORT_WINDOW = timedelta(days=90)
+"""Discoveries of a window shorter than this are charted per week, otherwise per month."""
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
@@ -48,6 +82,12 @@ class InvalidArgumentError(AppError):
 
     status_code = 400
     code = "invalid_argument"
+
+
+class NeverHeardError(NotFoundError):
+    """The user has no counted play of the artist or track asked about."""
+
+    code = "never_heard"
 
 
 def _check_limit(name: str, value: int, maximum: int) -> None:
@@ -61,6 +101,25 @@ def _minutes(ms_played: int) -> float:
 
 def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
+
+
+def _percent_change(a: float, b: float) -> float | None:
+    return round((a - b) / b * 100, 1) if b else None
+
+
+def _clean_name(name: str, value: str | None) -> str | None:
+    """A search text stripped of surrounding blanks; None when empty."""
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidArgumentError(f"{name} must be at most {MAX_NAME_LENGTH} characters.")
+    return value or None
+
+
+def _local_dates(window: TimeWindow, first: datetime, last: datetime) -> tuple[date, date]:
+    """The local dates of two instants in the window's zone."""
+    return first.astimezone(window.tz).date(), last.astimezone(window.tz).date()
 
 
 def _artist_plays(rows: list[ArtistRow]) -> list[ArtistPlays]:
@@ -130,6 +189,32 @@ class HistoryService:
             )
             for row in rows
         ]
+
+    async def _play_items(
+        self, session: AsyncSession, rows: list[PlayRow], window: TimeWindow
+    ) -> list[PlayItem]:
+        names = await HistoryQueries.artist_names(session, list({r.track_id for r in rows}))
+        return [
+            PlayItem(
+                played_at=row.played_at,
+                played_at_local=row.played_at.astimezone(window.tz),
+                track_id=row.track_id,
+                track_name=row.track_name,
+                kind=row.kind,
+                artists=names.get(row.track_id, [])[:MAX_ARTISTS_PER_TRACK],
+                album_name=row.album_name,
+                ms_played=row.ms_played,
+                source=row.source,
+            )
+            for row in rows
+        ]
+
+    def _range_end(self, window: TimeWindow, last_play: datetime | None) -> datetime:
+        """Where a chart over the window stops: its end, or now (or the last play) if open."""
+        now = self._clock()
+        if window.end is not None and window.end <= now:
+            return window.end - timedelta(microseconds=1)
+        return max(now, last_play) if last_play is not None else now
 
     async def top_artists(
         self,
@@ -304,6 +389,389 @@ class HistoryService:
             new_tracks=new_tracks,
             artist_discovery_share=artist_share,
             track_discovery_share=track_share,
+        )
+
+    async def play_history(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        filters: PlayFilter,
+        *,
+        artist: str | None = None,
+        track: str | None = None,
+        source: PlaySource | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> PlayHistory:
+        """The user's plays newest first, filtered by artist, track or source; keyset pages."""
+        _check_limit("limit", limit, MAX_LIST_LENGTH)
+        artist = _clean_name("artist", artist)
+        track = _clean_name("track", track)
+        position = PlayCursor.decode(cursor) if cursor else None
+        scoped = await self._resolve(session, user_id, filters)
+        rows = await HistoryQueries.play_page(
+            session,
+            scoped.scope,
+            artist=artist,
+            track=track,
+            source=source.value if source is not None else None,
+            after=(position.played_at, position.play_id) if position is not None else None,
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        next_cursor = (
+            PlayCursor(page[-1].played_at, page[-1].play_id).encode() if len(rows) > limit else None
+        )
+        return PlayHistory(
+            user_id=user_id,
+            window=scoped.out,
+            artist=artist,
+            track=track,
+            source=source.value if source is not None else None,
+            plays=await self._play_items(session, page, scoped.window),
+            next_cursor=next_cursor,
+        )
+
+    async def _candidates(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Literal["artist", "track"],
+        name: str,
+        artist: str | None,
+    ) -> tuple[list[CandidateRow], str]:
+        """Heard artists or tracks named `name` (any case), else containing it, by plays."""
+        for exact in (True, False):
+            if kind == "artist":
+                rows = await HistoryQueries.artist_candidates(
+                    session, scope, name, exact=exact, limit=MAX_ALTERNATIVES + 1
+                )
+            else:
+                rows = await HistoryQueries.track_candidates(
+                    session, scope, name, artist=artist, exact=exact, limit=MAX_ALTERNATIVES + 1
+                )
+            if rows:
+                return rows, "exact_name" if exact else "name_contains"
+        return [], "name_contains"
+
+    async def _subject_candidates(
+        self, session: AsyncSession, kind: Literal["artist", "track"], rows: list[CandidateRow]
+    ) -> list[SubjectCandidate]:
+        names = (
+            await HistoryQueries.artist_names(session, [r.id for r in rows])
+            if kind == "track"
+            else {}
+        )
+        return [
+            SubjectCandidate(
+                id=r.id,
+                name=r.name,
+                artists=names.get(r.id, [])[:MAX_ARTISTS_PER_TRACK],
+                plays=r.plays,
+            )
+            for r in rows
+        ]
+
+    async def _find_subject(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Literal["artist", "track"],
+        *,
+        identifier: str | None,
+        name: str | None,
+        artist: str | None,
+    ) -> tuple[CandidateRow, list[CandidateRow], str]:
+        """The artist or track asked about, the other ones its name matches, and how."""
+        if identifier is not None:
+            found = (
+                await HistoryQueries.artist_by_id(session, identifier)
+                if kind == "artist"
+                else await HistoryQueries.track_by_id(session, identifier)
+            )
+            if found is None:
+                raise NeverHeardError(f"There is no {kind} with id {identifier!r}.")
+            return CandidateRow(identifier, found, 0), [], "id"
+        assert name is not None
+        rows, matched_by = await self._candidates(session, scope, kind, name, artist)
+        if not rows:
+            by = f" by an artist named like {artist!r}" if artist else ""
+            raise NeverHeardError(
+                f"No counted play of a {kind} named like {name!r}{by} in this window."
+            )
+        return rows[0], rows[1:], matched_by
+
+    async def first_listen(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        filters: PlayFilter,
+        *,
+        artist: str | None = None,
+        artist_id: str | None = None,
+        track: str | None = None,
+        track_id: str | None = None,
+    ) -> FirstListen:
+        """When the user first heard an artist or track, the plays since and the latest play."""
+        artist = _clean_name("artist", artist)
+        track = _clean_name("track", track)
+        artist_id = _clean_name("artist_id", artist_id)
+        track_id = _clean_name("track_id", track_id)
+        if artist_id is not None and (artist or track or track_id):
+            raise InvalidArgumentError("artist_id cannot be combined with another subject.")
+        if track_id is not None and (artist or track):
+            raise InvalidArgumentError("track_id cannot be combined with another subject.")
+        if not (artist or artist_id or track or track_id):
+            raise InvalidArgumentError(
+                "Say whom or what: artist or artist_id, or track (optionally with artist) or "
+                "track_id."
+            )
+        scoped = await self._resolve(session, user_id, filters)
+        kind: Literal["artist", "track"] = (
+            "track" if track is not None or track_id is not None else "artist"
+        )
+        chosen, alternatives, matched_by = await self._find_subject(
+            session,
+            scoped.scope,
+            kind,
+            identifier=artist_id or track_id,
+            name=track if kind == "track" else artist,
+            artist=artist if kind == "track" else None,
+        )
+        subject = Subject(kind, chosen.id)
+        stats = await HistoryQueries.subject_stats(session, scoped.scope, subject)
+        first = await HistoryQueries.edge_play(session, scoped.scope, subject, last=False)
+        last = await HistoryQueries.edge_play(session, scoped.scope, subject, last=True)
+        if first is None or last is None:
+            raise NeverHeardError(
+                f"No counted play of the {kind} {chosen.name!r} ({chosen.id}) in this window."
+            )
+        [chosen_out] = await self._subject_candidates(
+            session, kind, [CandidateRow(chosen.id, chosen.name, stats.plays)]
+        )
+        first_item, last_item = await self._play_items(session, [first, last], scoped.window)
+        return FirstListen(
+            user_id=user_id,
+            window=scoped.out,
+            subject_kind=kind,
+            subject=chosen_out,
+            matched_by=matched_by,
+            alternatives=await self._subject_candidates(session, kind, alternatives),
+            first_play=first_item,
+            last_play=last_item,
+            plays=stats.plays,
+            minutes=_minutes(stats.ms_played),
+        )
+
+    async def discoveries(
+        self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
+    ) -> Discoveries:
+        """Artists and tracks first heard inside the window, and how many per week or month."""
+        _check_limit("limit", limit, MAX_LIST_LENGTH)
+        scoped = await self._resolve(session, user_id, filters)
+        scope = scoped.scope
+        artist_rows = await HistoryQueries.discovered(session, scope, "artist", limit=limit)
+        track_rows = await HistoryQueries.discovered(session, scope, "track", limit=limit)
+        artist_names = await HistoryQueries.artist_names_by_id(session, [r.id for r in artist_rows])
+        tracks = await HistoryQueries.tracks_by_id(session, [r.id for r in track_rows])
+        credits = await HistoryQueries.artist_names(session, [r.id for r in track_rows])
+        bucket, timeline = await self._discovery_timeline(session, scoped)
+        return Discoveries(
+            user_id=user_id,
+            window=scoped.out,
+            new_artists=sum(b.new_artists for b in timeline),
+            new_tracks=sum(b.new_tracks for b in timeline),
+            artists=[
+                DiscoveredArtist(
+                    artist_id=r.id,
+                    name=artist_names.get(r.id, r.id),
+                    first_played_at=r.first_play,
+                    plays=r.plays,
+                    minutes=_minutes(r.ms_played),
+                )
+                for r in artist_rows
+            ],
+            tracks=[
+                DiscoveredTrack(
+                    track_id=r.id,
+                    name=tracks[r.id][0],
+                    kind=tracks[r.id][1],
+                    album_name=tracks[r.id][2],
+                    artists=credits.get(r.id, [])[:MAX_ARTISTS_PER_TRACK],
+                    first_played_at=r.first_play,
+                    plays=r.plays,
+                    minutes=_minutes(r.ms_played),
+                )
+                for r in track_rows
+            ],
+            bucket=bucket.value,
+            timeline=timeline,
+        )
+
+    async def _discovery_timeline(
+        self, session: AsyncSession, scoped: _Scoped
+    ) -> tuple[BucketSize, list[DiscoveryBucket]]:
+        window = scoped.window
+        first_play = await HistoryQueries.first_play(session, scoped.scope)
+        start = window.start if window.start is not None else first_play
+        if start is None:
+            return BucketSize.MONTH, []
+        end = self._range_end(window, None)
+        size = BucketSize.WEEK if end - start < SHORT_WINDOW else BucketSize.MONTH
+        first_day, last_day = _local_dates(window, start, end)
+        size = CalendarBuckets.fitting(first_day, last_day, size, MAX_CHART_POINTS) or size
+        offsets = UtcOffsets.between(window.tz, start, end)
+        counts: dict[str, dict[date, int]] = {}
+        for kind in ("artist", "track"):
+            per_bucket: dict[date, int] = defaultdict(int)
+            by_day = await HistoryQueries.discoveries_by_day(session, scoped.scope, kind, offsets)
+            for day_number, n in by_day.items():
+                day = CalendarBuckets.day_from_number(day_number)
+                per_bucket[CalendarBuckets.start_of(day, size)] += n
+            counts[kind] = per_bucket
+        return size, [
+            DiscoveryBucket(
+                start=bucket_start,
+                label=CalendarBuckets.label(bucket_start, size),
+                new_artists=counts["artist"].get(bucket_start, 0),
+                new_tracks=counts["track"].get(bucket_start, 0),
+            )
+            for bucket_start in CalendarBuckets.starts(first_day, last_day, size)
+        ]
+
+    async def _period(
+        self, session: AsyncSession, scoped: _Scoped, limit: int
+    ) -> tuple[PeriodSummary, int]:
+        totals = await HistoryQueries.totals(session, scoped.scope)
+        artists = await HistoryQueries.top_artists(session, scoped.scope, limit=limit)
+        return PeriodSummary(
+            window=scoped.out,
+            plays=totals.plays,
+            minutes=_minutes(totals.ms_played),
+            distinct_artists=await HistoryQueries.distinct_artists(session, scoped.scope),
+            distinct_tracks=totals.distinct_tracks,
+            top_artists=_artist_plays(artists),
+        ), totals.ms_played
+
+    async def compare_periods(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        period_a: PlayFilter,
+        period_b: PlayFilter | None = None,
+        *,
+        limit: int = 10,
+    ) -> PeriodComparison:
+        """Two periods side by side: totals, A minus B, top artists, risers and fallers."""
+        _check_limit("limit", limit, MAX_LIST_LENGTH)
+        a = await self._resolve(session, user_id, period_a)
+        if period_b is not None:
+            b = await self._resolve(session, user_id, period_b)
+        else:
+            if a.window.start is None:
+                raise InvalidArgumentError(
+                    "Period A has no start, so there is no stretch before it: give period B."
+                )
+            a_end = a.window.end if a.window.end is not None else self._clock()
+            length = a_end - a.window.start
+            before = TimeWindow(start=a.window.start - length, end=a.window.start, tz=a.window.tz)
+            b = _Scoped.of(user_id, period_a, before)
+        summary_a, ms_a = await self._period(session, a, limit)
+        summary_b, ms_b = await self._period(session, b, limit)
+        risers = await HistoryQueries.artist_shifts(
+            session, a.scope, b.scope, rising=True, limit=limit
+        )
+        fallers = await HistoryQueries.artist_shifts(
+            session, a.scope, b.scope, rising=False, limit=limit
+        )
+        return PeriodComparison(
+            user_id=user_id,
+            period_a=summary_a,
+            period_b=summary_b,
+            change=PeriodChange(
+                plays=summary_a.plays - summary_b.plays,
+                minutes=_minutes(ms_a - ms_b),
+                distinct_artists=summary_a.distinct_artists - summary_b.distinct_artists,
+                distinct_tracks=summary_a.distinct_tracks - summary_b.distinct_tracks,
+                plays_percent=_percent_change(summary_a.plays, summary_b.plays),
+                minutes_percent=_percent_change(ms_a, ms_b),
+            ),
+            risers=[
+                ArtistShift(
+                    artist_id=r.artist_id,
+                    name=r.name,
+                    plays_a=r.plays_a,
+                    plays_b=r.plays_b,
+                    change=r.plays_a - r.plays_b,
+                )
+                for r in risers
+            ],
+            fallers=[
+                ArtistShift(
+                    artist_id=r.artist_id,
+                    name=r.name,
+                    plays_a=r.plays_a,
+                    plays_b=r.plays_b,
+                    change=r.plays_a - r.plays_b,
+                )
+                for r in fallers
+            ],
+        )
+
+    async def listening_time(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        filters: PlayFilter,
+        *,
+        bucket: BucketSize = BucketSize.DAY,
+    ) -> ListeningTime:
+        """Plays and minutes per local day, ISO week or month, empty buckets included."""
+        scoped = await self._resolve(session, user_id, filters)
+        window = scoped.window
+        totals = await HistoryQueries.totals(session, scoped.scope)
+        start = window.start if window.start is not None else totals.first_play
+        buckets: list[TimeBucket] = []
+        used = bucket
+        if start is not None:
+            end = self._range_end(window, totals.last_play)
+            first_day, last_day = _local_dates(window, start, end)
+            fitting = CalendarBuckets.fitting(first_day, last_day, bucket, MAX_CHART_POINTS)
+            if fitting is None:
+                raise InvalidArgumentError(
+                    f"The window spans more than {MAX_CHART_POINTS} years: give a shorter one."
+                )
+            used = fitting
+            plays: dict[date, int] = defaultdict(int)
+            ms_played: dict[date, int] = defaultdict(int)
+            if totals.plays:
+                assert totals.first_play is not None
+                assert totals.last_play is not None
+                offsets = UtcOffsets.between(window.tz, totals.first_play, totals.last_play)
+                for day_number, n, ms in await HistoryQueries.daily_totals(
+                    session, scoped.scope, offsets
+                ):
+                    day = CalendarBuckets.day_from_number(day_number)
+                    key = CalendarBuckets.start_of(day, used)
+                    plays[key] += n
+                    ms_played[key] += ms
+            buckets = [
+                TimeBucket(
+                    start=bucket_start,
+                    label=CalendarBuckets.label(bucket_start, used),
+                    plays=plays.get(bucket_start, 0),
+                    minutes=_minutes(ms_played.get(bucket_start, 0)),
+                )
+                for bucket_start in CalendarBuckets.starts(first_day, last_day, used)
+            ]
+        return ListeningTime(
+            user_id=user_id,
+            window=scoped.out,
+            requested_bucket=bucket.value,
+            bucket=used.value,
+            total_plays=totals.plays,
+            total_minutes=_minutes(totals.ms_played),
+            buckets=buckets,
         )
 
 
