@@ -151,15 +151,18 @@ class QuickstartRun:
 
     def run(self, block: str) -> str:
         """Run a block to its end, as in a second terminal; returns its output."""
-        result = subprocess.run(  # noqa: S603
-            ["bash", "-e", "-c", self.commands(block)],  # noqa: S607
-            cwd=self.clone,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=max(self.remaining(), 1),
-            check=False,
-        )
+        try:
+            result = subprocess.run(  # noqa: S603
+                ["bash", "-e", "-c", self.commands(block)],  # noqa: S607
+                cwd=self.clone,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=max(self.remaining(), 1),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no answer within {DEADLINE_SECONDS} s:\n{self.tail()}")
         assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{self.tail()}"
         return result.stdout
 
