@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -276,6 +277,26 @@ class TestUserTokens:
             select(ApiToken.last_used_at).where(ApiToken.user_id == library.listener.id)
         )
         assert used is not None
+
+    async def test_use_is_recorded_to_the_minute_not_on_every_call(
+        self, tools: httpx.AsyncClient, library: Library, db_session: AsyncSession
+    ) -> None:
+        token = await db_session.scalar(
+            select(ApiToken).where(ApiToken.user_id == library.listener.id)
+        )
+        assert token is not None
+        earlier = datetime.now(UTC) - timedelta(seconds=30)
+        token.last_used_at = earlier
+        await db_session.flush()
+        await call(tools, "ops.sync_status", {}, token=USER_TOKEN)
+        await db_session.refresh(token)
+        assert token.last_used_at == earlier
+        token.last_used_at = datetime.now(UTC) - timedelta(minutes=2)
+        await db_session.flush()
+        await call(tools, "ops.sync_status", {}, token=USER_TOKEN)
+        await db_session.refresh(token)
+        assert token.last_used_at is not None
+        assert token.last_used_at > datetime.now(UTC) - timedelta(seconds=30)
 
     async def test_revoked_token_is_refused(
         self, tools: httpx.AsyncClient, library: Library, db_session: AsyncSession

@@ -6,8 +6,9 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import utc_now
@@ -22,6 +23,8 @@ TOKEN_MARK = "smcp_"  # noqa: S105 - a public marker, not a secret
 # to guess the rest (256 random bits minus these ~42).
 PREFIX_LENGTH = len(TOKEN_MARK) + 7
 NAME_MAX_LENGTH = 255
+LAST_USE_PRECISION = timedelta(minutes=1)
+"""A token's last use is recorded to the minute: busy clients do not write on every call."""
 
 
 class ToolTokenError(Exception):
@@ -73,19 +76,37 @@ class ToolTokenVerifier:
         """The stored form of a token: hex SHA-256 (tokens are random, so no salt is needed)."""
         return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
-    async def verify(self, session: AsyncSession, token: str) -> ApiToken | None:
-        """The unrevoked token row for this bearer token, with last use updated; else None."""
+    async def find(self, session: AsyncSession, token: str) -> ApiToken | None:
+        """The unrevoked token row for this bearer token, else None; changes nothing."""
         if not token:
             return None
-        row = await session.scalar(
+        row: ApiToken | None = await session.scalar(
             select(ApiToken).where(
                 ApiToken.token_hash == self.hash(token), ApiToken.revoked_at.is_(None)
             )
         )
+        return row
+
+    async def verify(self, session: AsyncSession, token: str) -> ApiToken | None:
+        """The unrevoked token row for this bearer token, with last use updated; else None."""
+        row = await self.find(session, token)
         if row is not None:
             row.last_used_at = utc_now()
             await session.flush()
         return row
+
+    @staticmethod
+    def use_is_stale(row: ApiToken, now: datetime) -> bool:
+        """Whether the recorded last use is old enough to be worth a write."""
+        last = row.last_used_at
+        return last is None or now - last >= LAST_USE_PRECISION
+
+    @staticmethod
+    async def record_use(session: AsyncSession, token_id: int, now: datetime) -> None:
+        """Store `now` as the token's last use."""
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+        )
 
 
 class ToolTokenService:

@@ -6,6 +6,7 @@ from app.admin.auth import AdminAuthProvider
 from app.auth.tool_tokens import ToolTokenVerifier
 from app.errors import AuthenticationError
 from app.mcp.registry import ToolCaller
+from shared.db.base import utc_now
 from shared.db.manager import SessionSource
 
 TOOL_CHALLENGE = 'Bearer realm="spotify-mcp"'
@@ -38,11 +39,17 @@ class ToolCallerResolver:
             return None
         if self._admin.authenticate(f"Bearer {token}") is not None:
             return ToolCaller(user_id=None)
-        async with self._sessions.session(write=True) as session:
-            row = await self._verifier.verify(session, token)
+        async with self._sessions.session() as session:
+            row = await self._verifier.find(session, token)
             if row is None:
                 return None
-            return ToolCaller(user_id=row.user_id, token_id=row.id)
+            caller = ToolCaller(user_id=row.user_id, token_id=row.id)
+            now = utc_now()
+            stale = self._verifier.use_is_stale(row, now)
+        if stale:
+            async with self._sessions.session(write=True) as session:
+                await self._verifier.record_use(session, row.id, now)
+        return caller
 
     async def require(self, authorization: str | None) -> ToolCaller:
         """The caller, or a 401 that tells the client to present a bearer token."""
