@@ -19,10 +19,10 @@ EXTRA_ARGS: dict[str, dict[str, Any]] = {
     "spotify.create_playlist": {"name": "Test"},
     "history.first_listen": {"artist": "Alpha"},
     "history.compare_periods": {
-        "period_a_start": "2024-03-01",
-        "period_a_end": "2024-03-05",
-        "period_b_start": "2024-03-06",
-        "period_b_end": "2024-03-31",
+        "a_start": "2024-03-01",
+        "a_end": "2024-03-05",
+        "b_start": "2024-03-06",
+        "b_end": "2024-03-31",
     },
 }
 # Live Spotify operations are exercised against the fake in test_spotify_tools.py.

@@ -227,10 +227,10 @@ def _required_args(tool: str, required: set[str]) -> dict[str, object]:
         "spotify.search": {"query": "love"},
         "history.first_listen": {"artist": "Alpha"},
         "history.compare_periods": {
-            "period_a_start": "2024-03-01",
-            "period_a_end": "2024-03-04",
-            "period_b_start": "2024-03-05",
-            "period_b_end": "2024-03-31",
+            "a_start": "2024-03-01",
+            "a_end": "2024-03-04",
+            "b_start": "2024-03-05",
+            "b_end": "2024-03-31",
         },
     }
     values = known.get(tool, {})

@@ -149,7 +149,17 @@ class TestHistoryAnswers:
         history_tools = [t["name"] for t in listed if t["name"].startswith("history.")]
         assert len(history_tools) >= 6
         for name in history_tools:
-            args: dict[str, object] = {"user_id": library.listener.id}
+            args: dict[str, object] = {"user_id": library.listener.id, "limit": 100}
+            if name == "history.first_listen":
+                args = {"user_id": library.listener.id, "artist": "Alpha"}
+            elif name in {"history.listening_heatmap", "history.listening_time"}:
+                args = {"user_id": library.listener.id}
+            elif name in {"history.taste_summary"}:
+                args["limit"] = 20
+            elif name == "history.compare_periods":
+                args = {**args, "a_days": 30}
+            elif name == "history.coverage":
+                args = {"user_id": library.listener.id, "gaps": 20}
             required = set(
                 next(t for t in listed if t["name"] == name)["input_schema"].get("required", [])
             )
@@ -158,6 +168,91 @@ class TestHistoryAnswers:
             response = await call(tools, name, args)
             assert response.status_code == 200, (name, response.text)
             assert len(json.dumps(response.json())) < MAX_OUTPUT_CHARS
+
+
+class TestMoreHistoryAnswers:
+    async def test_play_history_pages_newest_first(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        user = {"user_id": library.listener.id, "limit": 2}
+        first = (await call(tools, "history.play_history", user)).json()["result"]
+        assert [p["track_name"] for p in first["plays"]] == ["Three", "Two"]
+        assert first["plays"][0]["played_at_local"].startswith("2024-03-06T00:30:00+01:00")
+        cursor = first["next_cursor"]
+        assert cursor
+        second = await call(tools, "history.play_history", {**user, "cursor": cursor})
+        assert [p["track_name"] for p in second.json()["result"]["plays"]] == ["One", "One"]
+        filtered = await call(
+            tools, "history.play_history", {"user_id": library.listener.id, "artist": "beta"}
+        )
+        assert [p["track_name"] for p in filtered.json()["result"]["plays"]] == ["Three", "Two"]
+
+    async def test_first_listen_of_an_artist(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(
+            tools, "history.first_listen", {"user_id": library.listener.id, "artist": "Beta"}
+        )
+        assert response.status_code == 200, response.text
+        result = response.json()["result"]
+        assert result["subject"]["name"] == "Beta"
+        assert result["first_play"]["track_name"] == "Two"
+        assert result["first_play"]["played_at"].startswith("2024-03-05T18:30")
+        assert result["plays"] == 2
+
+    async def test_first_listen_of_something_never_heard(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(
+            tools, "history.first_listen", {"user_id": library.listener.id, "artist": "Gamma"}
+        )
+        assert response.status_code == 404
+
+    async def test_discoveries_in_a_window(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(
+            tools,
+            "history.discoveries",
+            {"user_id": library.listener.id, "start": "2024-03-05", "end": "2024-03-31"},
+        )
+        result = response.json()["result"]
+        assert [a["name"] for a in result["artists"]] == ["Beta"]
+        assert {t["name"] for t in result["tracks"]} == {"Two", "Three"}
+        assert (result["new_artists"], result["new_tracks"]) == (1, 2)
+
+    async def test_compare_periods(self, tools: httpx.AsyncClient, library: Library) -> None:
+        response = await call(
+            tools,
+            "history.compare_periods",
+            {
+                "user_id": library.listener.id,
+                "a_start": "2024-03-05",
+                "a_end": "2024-03-31",
+                "b_start": "2024-03-01",
+                "b_end": "2024-03-04",
+            },
+        )
+        assert response.status_code == 200, response.text
+        result = response.json()["result"]
+        assert (result["period_a"]["plays"], result["period_a"]["minutes"]) == (2, 3.0)
+        assert (result["period_b"]["plays"], result["period_b"]["minutes"]) == (2, 5.0)
+
+    async def test_listening_time_per_local_day(
+        self, tools: httpx.AsyncClient, library: Library
+    ) -> None:
+        response = await call(
+            tools,
+            "history.listening_time",
+            {
+                "user_id": library.listener.id,
+                "start": "2024-03-04",
+                "end": "2024-03-06",
+                "bucket": "day",
+            },
+        )
+        buckets = response.json()["result"]["buckets"]
+        assert [(b["plays"], b["minutes"]) for b in buckets] == [(2, 5.0), (1, 2.0), (1, 1.0)]
 
 
 class TestOpsAnswers:

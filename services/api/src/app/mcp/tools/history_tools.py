@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from app.history.schemas import Coverage, Heatmap, RepeatRate, TasteSummary, TopArtists, TopTracks
-from app.history.service import MAX_GAPS, MAX_LIST_LENGTH, MAX_TASTE_LIST_LENGTH, HistoryService
+from app.history.buckets import BucketSize
+from app.history.schemas import (
+    Coverage,
+    Discoveries,
+    FirstListen,
+    Heatmap,
+    ListeningTime,
+    PeriodComparison,
+    PeriodsFilter,
+    PlayHistory,
+    RepeatRate,
+    TasteSummary,
+    TopArtists,
+    TopTracks,
+)
+from app.history.service import (
+    MAX_GAPS,
+    MAX_LIST_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TASTE_LIST_LENGTH,
+    HistoryService,
+)
 from app.mcp.registry import READ_ONLY_LOCAL, MCPToolRegistry, ToolContext
-from app.mcp.tools.args import WindowArgs
+from app.mcp.tools.args import MAX_USER_ID, USER_ID_DESCRIPTION, WindowArgs
+from shared.db.enums import PlaySource
 
 
 class ListArgs(WindowArgs):
@@ -39,6 +60,71 @@ class CoverageArgs(WindowArgs):
     gaps: int = Field(
         default=5, ge=1, le=MAX_GAPS, description="How many of the largest gaps to list (1-20)."
     )
+
+
+class PlayHistoryArgs(WindowArgs):
+    """Arguments of history.play_history."""
+
+    artist: str | None = Field(
+        default=None,
+        max_length=MAX_NAME_LENGTH,
+        description="Only plays of an artist whose name contains this (any case).",
+    )
+    track: str | None = Field(
+        default=None,
+        max_length=MAX_NAME_LENGTH,
+        description="Only tracks whose name contains this (any case).",
+    )
+    source: PlaySource | None = Field(
+        default=None, description="Only plays from this source (api, extended_export, ...)."
+    )
+    cursor: str | None = Field(
+        default=None, max_length=200, description="next_cursor of the previous page."
+    )
+    limit: int = Field(default=50, ge=1, le=MAX_LIST_LENGTH, description="Plays per page (1-100).")
+
+
+class FirstListenArgs(WindowArgs):
+    """Arguments of history.first_listen: an artist or a track, by name or Spotify ID."""
+
+    artist: str | None = Field(
+        default=None,
+        max_length=MAX_NAME_LENGTH,
+        description="Artist name (any case; else part of a name); with track, the track's "
+        "artist. Several matches: the most played is answered and the others are listed.",
+    )
+    artist_id: str | None = Field(
+        default=None, max_length=64, description="Spotify artist ID instead of a name."
+    )
+    track: str | None = Field(
+        default=None, max_length=MAX_NAME_LENGTH, description="Track name (any case)."
+    )
+    track_id: str | None = Field(
+        default=None, max_length=64, description="Spotify track ID instead of a name."
+    )
+
+
+class DiscoveriesArgs(WindowArgs):
+    """Arguments of history.discoveries."""
+
+    limit: int = Field(default=10, ge=1, le=MAX_LIST_LENGTH, description="How many (1-100).")
+
+
+class ListeningTimeArgs(WindowArgs):
+    """Arguments of history.listening_time."""
+
+    bucket: BucketSize = Field(
+        default=BucketSize.MONTH, description="day, week (ISO) or month, in local time."
+    )
+
+
+class ComparePeriodsArgs(PeriodsFilter):
+    """Arguments of history.compare_periods."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: int | None = Field(default=None, ge=1, le=MAX_USER_ID, description=USER_ID_DESCRIPTION)
+    limit: int = Field(default=10, ge=1, le=MAX_LIST_LENGTH, description="How many (1-100).")
 
 
 _WINDOW_HELP = (
@@ -116,6 +202,109 @@ class HistoryToolHandlers:
             output=Coverage,
             handler=self.coverage,
             annotations=READ_ONLY_LOCAL,
+        )
+        self._register_more(registry)
+
+    def _register_more(self, registry: MCPToolRegistry) -> None:
+        registry.add(
+            name="history.play_history",
+            title="Play history",
+            description="The user's plays newest first with local times, filterable by artist, "
+            "track or source; pass next_cursor back for older plays." + _WINDOW_HELP,
+            args=PlayHistoryArgs,
+            output=PlayHistory,
+            handler=self.play_history,
+            annotations=READ_ONLY_LOCAL,
+        )
+        registry.add(
+            name="history.first_listen",
+            title="First listen",
+            description="When the user first heard an artist or a track (by name or Spotify "
+            "ID), how often since, and the latest play.",
+            args=FirstListenArgs,
+            output=FirstListen,
+            handler=self.first_listen,
+            annotations=READ_ONLY_LOCAL,
+        )
+        registry.add(
+            name="history.discoveries",
+            title="Discoveries",
+            description="Artists and tracks the user heard for the first time ever inside the "
+            "window, by plays, and how many new ones per week or month." + _WINDOW_HELP,
+            args=DiscoveriesArgs,
+            output=Discoveries,
+            handler=self.discoveries,
+            annotations=READ_ONLY_LOCAL,
+        )
+        registry.add(
+            name="history.compare_periods",
+            title="Compare periods",
+            description="Two periods side by side (e.g. this year and last): plays, minutes, "
+            "distinct artists and tracks, top artists, and the artists that rose and fell most. "
+            "Period A: a_days or a_start/a_end; period B likewise, or by default as long as A "
+            "and right before it.",
+            args=ComparePeriodsArgs,
+            output=PeriodComparison,
+            handler=self.compare_periods,
+            annotations=READ_ONLY_LOCAL,
+        )
+        registry.add(
+            name="history.listening_time",
+            title="Listening time",
+            description="Plays and minutes per local day, ISO week or month over the window, "
+            "empty periods included, for trends and charts." + _WINDOW_HELP,
+            args=ListeningTimeArgs,
+            output=ListeningTime,
+            handler=self.listening_time,
+            annotations=READ_ONLY_LOCAL,
+        )
+
+    async def play_history(self, args: PlayHistoryArgs, ctx: ToolContext) -> PlayHistory:
+        """history.play_history."""
+        user_id = ctx.caller.resolve_user(args.user_id)
+        return await self._service.play_history(
+            ctx.session,
+            user_id,
+            args.play_filter(),
+            artist=args.artist,
+            track=args.track,
+            source=args.source,
+            cursor=args.cursor,
+            limit=args.limit,
+        )
+
+    async def first_listen(self, args: FirstListenArgs, ctx: ToolContext) -> FirstListen:
+        """history.first_listen."""
+        user_id = ctx.caller.resolve_user(args.user_id)
+        return await self._service.first_listen(
+            ctx.session,
+            user_id,
+            args.play_filter(),
+            artist=args.artist,
+            artist_id=args.artist_id,
+            track=args.track,
+            track_id=args.track_id,
+        )
+
+    async def discoveries(self, args: DiscoveriesArgs, ctx: ToolContext) -> Discoveries:
+        """history.discoveries."""
+        user_id = ctx.caller.resolve_user(args.user_id)
+        return await self._service.discoveries(
+            ctx.session, user_id, args.play_filter(), limit=args.limit
+        )
+
+    async def compare_periods(self, args: ComparePeriodsArgs, ctx: ToolContext) -> PeriodComparison:
+        """history.compare_periods."""
+        user_id = ctx.caller.resolve_user(args.user_id)
+        return await self._service.compare_periods(
+            ctx.session, user_id, args.period_a(), args.period_b(), limit=args.limit
+        )
+
+    async def listening_time(self, args: ListeningTimeArgs, ctx: ToolContext) -> ListeningTime:
+        """history.listening_time."""
+        user_id = ctx.caller.resolve_user(args.user_id)
+        return await self._service.listening_time(
+            ctx.session, user_id, args.play_filter(), bucket=args.bucket
         )
 
     async def taste_summary(self, args: TasteSummaryArgs, ctx: ToolContext) -> TasteSummary:
