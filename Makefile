@@ -4,6 +4,8 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 BIN := .venv/bin
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
 
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_PYTHON_DOWNLOADS := never
@@ -41,8 +43,14 @@ typecheck: install ## mypy --strict over every package and every test folder
 	@# they are checked one folder at a time.
 	@for tests in services/*/tests tests; do echo "mypy $$tests"; $(BIN)/mypy $$tests || exit 1; done
 
-pytest: install ## The whole test suite, on SQLite and PostgreSQL
+pytest: install $(CHROMIUM) ## The whole test suite, on SQLite and PostgreSQL
 	$(BIN)/pytest
+
+# Runs only when Chromium is missing: installs Debian's package (as root, or through sudo).
+$(CHROMIUM):
+	@echo "Chromium is missing; installing Debian's chromium for the browser tests"
+	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
 
 test: lint typecheck pytest ## Everything CI checks
 

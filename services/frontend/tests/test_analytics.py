@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -29,11 +30,9 @@ CHARTS = (
 
 def chart_spec(fragment: str) -> dict[str, Any]:
     """The chart spec a fragment hands to the page's script."""
-    found = re.search(
-        r'<script type="application/json" class="chart-spec">(.*?)</script>', fragment, re.S
-    )
+    found = re.search(r"<canvas [^>]*data-spec='([^']*)'", fragment)
     assert found is not None, fragment
-    spec: dict[str, Any] = json.loads(found.group(1))
+    spec: dict[str, Any] = json.loads(html.unescape(found.group(1)))
     return spec
 
 
@@ -187,3 +186,47 @@ class TestChartFragments:
             f"/partials/analytics/{user.id}/pie-of-everything", headers={"HX-Request": "true"}
         )
         assert fragment.status_code == 400
+
+
+class TestTimeCharts:
+    @pytest.mark.parametrize(
+        ("chart", "labels"),
+        [
+            (
+                "listening-day",
+                ["2026-11-13", "2026-11-14", "2026-11-15", "2026-11-16", "2026-11-17"],
+            ),
+            ("listening-week", ["2026-W46", "2026-W47"]),
+            ("listening-month", ["2026-11"]),
+        ],
+    )
+    async def test_listening_time_is_hours_per_local_day_week_and_month(
+        self, admin: httpx.AsyncClient, db_session: AsyncSession, chart: str, labels: list[str]
+    ) -> None:
+        user = await listener_with_plays(db_session)
+
+        fragment = await admin.get(
+            f"/partials/analytics/{user.id}/{chart}?start=2026-11-13&end=2026-11-17"
+        )
+
+        spec = chart_spec(fragment.text)
+        assert spec["kind"] == "bar"
+        assert spec["labels"] == labels
+        hours = spec["series"][0]["data"]
+        assert sum(hours) == pytest.approx(8 * 3 / 60, abs=0.02)  # eight plays of 3 minutes
+        assert "0.4 h in 8 plays" in fragment.text
+
+    async def test_discoveries_count_new_artists_and_tracks_over_time(
+        self, admin: httpx.AsyncClient, db_session: AsyncSession
+    ) -> None:
+        user = await listener_with_plays(db_session)
+
+        fragment = await admin.get(
+            f"/partials/analytics/{user.id}/discoveries?start=2026-11-01&end=2026-11-30"
+        )
+
+        spec = chart_spec(fragment.text)
+        assert [series["label"] for series in spec["series"]] == ["New artists", "New tracks"]
+        assert sum(spec["series"][0]["data"]) == 2
+        assert sum(spec["series"][1]["data"]) == 2
+        assert "2 new artists, 2 new tracks." in fragment.text

@@ -347,3 +347,27 @@ class TestUpload:
         assert "notes.zip:" in page.text
         assert "flash-error" in page.text
         assert await db_session.scalar(select(func.count()).select_from(ImportJob)) == 0
+
+
+class TestEveryFormCarriesTheToken:
+    async def test_each_post_form_on_each_page_holds_the_sessions_csrf_token(
+        self, admin: httpx.AsyncClient, db_session: AsyncSession
+    ) -> None:
+        user = await create_user(db_session)
+        await create_spotify_token(db_session, user=user)
+        token = await _csrf(admin)
+        await admin.post(f"/users/{user.id}/tokens", data={"csrf_token": token, "name": "t"})
+        pages = ["/", "/users", f"/users/{user.id}", f"/users/{user.id}/delete", "/imports"]
+        pages += ["/logs", "/jobs", f"/analytics/{user.id}"]
+
+        forms_seen = 0
+        for path in pages:
+            page = await admin.get(path)
+            assert page.status_code == 200, path
+            for form in re.findall(r"<form\b[^>]*>.*?</form>", page.text, re.S):
+                if 'method="post"' not in form:
+                    continue
+                forms_seen += 1
+                assert f'name="csrf_token" value="{token}"' in form, (path, form[:200])
+        # logout on every page, plus pause, sync, token, revoke, upload (twice), delete, purge
+        assert forms_seen >= len(pages) + 8

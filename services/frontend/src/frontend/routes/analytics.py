@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
 from frontend.api_client import AdminApiClient, ApiError, ApiNotFoundError
+from frontend.formatting import hours, number
 from frontend.listing import MAX_ID, QueryReader
 from frontend.pages import AdminPages
 
@@ -217,7 +218,7 @@ class AnalyticsRouter:
                 user_id, "listening-time", bucket=bucket, **period.api_params()
             )
             buckets = answer["buckets"]
-            notes = [f"{answer['total_minutes'] / 60:,.1f} hours in {answer['total_plays']} plays"]
+            notes = [f"{hours(answer['total_minutes'])} in {number(answer['total_plays'])} plays"]
             if answer.get("bucket") and answer["bucket"] != bucket:
                 notes.append(f"Shown per {answer['bucket']}: the period has too many {bucket}s.")
             return {
@@ -245,7 +246,7 @@ class AnalyticsRouter:
         if peak:
             notes.append(
                 f"Busiest: {answer['weekdays'][peak['weekday']]} {peak['hour']:02d}:00 "
-                f"({peak['plays']} plays)."
+                f"({number(peak['plays'])} plays)."
             )
         return {
             "spec": {"kind": "heatmap", "rows": answer["weekdays"], "matrix": answer["counts"]},
@@ -255,7 +256,7 @@ class AnalyticsRouter:
 
     @staticmethod
     async def _discoveries(api: AdminApiClient, user_id: int, period: Period) -> dict[str, Any]:
-        answer = await api.history(user_id, "discoveries", bucket="month", **period.api_params())
+        answer = await api.history(user_id, "discoveries", **period.api_params())
         timeline = answer["timeline"]
         return {
             "spec": {
@@ -267,7 +268,10 @@ class AnalyticsRouter:
                 ],
             },
             "empty": not (answer["new_artists"] or answer["new_tracks"]),
-            "notes": [f"{answer['new_artists']} new artists, {answer['new_tracks']} new tracks."],
+            "notes": [
+                f"{number(answer['new_artists'])} new artists, "
+                f"{number(answer['new_tracks'])} new tracks."
+            ],
         }
 
     @staticmethod
@@ -275,8 +279,8 @@ class AnalyticsRouter:
         answer = await api.history(user_id, "coverage", **period.api_params())
         sources = answer["plays_by_source"]
         notes = [
-            f"Plays on {answer['days_with_plays']} of {answer['days_in_range']} days "
-            f"({100 * answer['day_coverage']:.0f} %)."
+            f"Plays on {number(answer['days_with_plays'])} of "
+            f"{number(answer['days_in_range'])} days ({100 * answer['day_coverage']:.0f} %)."
         ]
         notes.extend(
             f"Gap of {gap['hours']:,.0f} h after {gap['after'][:10]}"

@@ -44,6 +44,12 @@
     };
   }
 
+  function integerTicks(first, last, step) {
+    var ticks = [];
+    for (var value = first; value <= last; value += step) { ticks.push({ value: value }); }
+    return ticks;
+  }
+
   // A weekday x hour grid drawn as square points of a scatter chart (Chart.js has no heatmap).
   function heatmapConfig(spec) {
     var points = [];
@@ -91,8 +97,16 @@
           }
         },
         scales: {
-          x: { type: "linear", min: -0.5, max: 23.5, ticks: { stepSize: 1, callback: function (v) { return Number.isInteger(v) && v % 3 === 0 ? v + ":00" : ""; } }, grid: { display: false } },
-          y: { type: "linear", min: -0.5, max: 6.5, reverse: true, ticks: { stepSize: 1, callback: function (v) { return Number.isInteger(v) ? WEEKDAY_SHORT[v] : ""; } }, grid: { display: false } }
+          x: {
+            type: "linear", min: -0.5, max: 23.5, grid: { display: false },
+            afterBuildTicks: function (axis) { axis.ticks = integerTicks(0, 23, 3); },
+            ticks: { autoSkip: false, maxRotation: 0, callback: function (v) { return v + ":00"; } }
+          },
+          y: {
+            type: "linear", min: -0.5, max: 6.5, reverse: true, grid: { display: false },
+            afterBuildTicks: function (axis) { axis.ticks = integerTicks(0, 6, 1); },
+            ticks: { autoSkip: false, callback: function (v) { return WEEKDAY_SHORT[v]; } }
+          }
         }
       }
     };
@@ -108,10 +122,9 @@
     if (typeof window.Chart === "undefined" || !root || !root.querySelectorAll) { return; }
     window.Chart.defaults.animation = false;  // draw at once: the page is a report, not a show
     root.querySelectorAll("canvas[data-chart]:not([data-drawn])").forEach(function (canvas) {
-      var figure = canvas.closest("figure");
-      var source = figure ? figure.querySelector("script.chart-spec") : null;
+      var source = canvas.getAttribute("data-spec");
       if (!source) { return; }
-      var spec = JSON.parse(source.textContent);
+      var spec = JSON.parse(source);
       new window.Chart(canvas, configFor(spec));
       canvas.setAttribute("data-drawn", "true");
     });
