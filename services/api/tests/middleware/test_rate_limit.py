@@ -25,6 +25,7 @@ from .conftest import ADMIN, build_app, http_client
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN_A = "tool-token-a-0123456789abcdef"
 TOKEN_B = "tool-token-b-0123456789abcdef"
+STAND_IN = "/mcp/stand-in-call"
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -32,12 +33,12 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _with_tool_route(application: SpotifyMCPApp) -> SpotifyMCPApp:
-    """Tool routes arrive with the tools work; the limit is by path, so a stand-in will do."""
+    """A stand-in under /mcp: the limit is by path, and this one needs no database."""
 
     async def call_tool() -> dict[str, str]:
         return {"result": "ok"}
 
-    application.app.add_api_route("/mcp/call", call_tool, methods=["POST"])
+    application.app.add_api_route(STAND_IN, call_tool, methods=["POST"])
     return application
 
 
@@ -125,20 +126,20 @@ class TestToolLimit:
     async def test_sixty_calls_a_minute_per_token(self) -> None:
         async with http_client(_with_tool_route(build_app())) as http:
             for _ in range(60):
-                assert (await http.post("/mcp/call", headers=_bearer(TOKEN_A))).status_code == 200
-            _assert_too_many_requests(await http.post("/mcp/call", headers=_bearer(TOKEN_A)))
-            assert (await http.post("/mcp/call", headers=_bearer(TOKEN_B))).status_code == 200
+                assert (await http.post(STAND_IN, headers=_bearer(TOKEN_A))).status_code == 200
+            _assert_too_many_requests(await http.post(STAND_IN, headers=_bearer(TOKEN_A)))
+            assert (await http.post(STAND_IN, headers=_bearer(TOKEN_B))).status_code == 200
 
     async def test_calls_without_a_token_are_counted_per_client(self) -> None:
         application = _with_tool_route(build_app(tool_rate_limit="2/minute"))
         async with http_client(application) as http:
-            assert [(await http.post("/mcp/call")).status_code for _ in range(3)] == [200, 200, 429]
+            assert [(await http.post(STAND_IN)).status_code for _ in range(3)] == [200, 200, 429]
 
     async def test_the_rule_covers_every_mcp_path(self) -> None:
         application = build_app(tool_rate_limit="1/minute")
         async with http_client(application) as http:
-            assert (await http.get("/mcp", headers=_bearer(TOKEN_A))).status_code == 404
-            assert (await http.get("/mcp/x/y", headers=_bearer(TOKEN_A))).status_code == 429
+            assert (await http.get("/mcp/x/y", headers=_bearer(TOKEN_A))).status_code == 404
+            assert (await http.get("/mcp", headers=_bearer(TOKEN_A))).status_code == 429
             assert (await http.get("/mcpx", headers=_bearer(TOKEN_A))).status_code == 404
 
     def test_the_token_is_counted_by_its_hash(self) -> None:
@@ -216,7 +217,7 @@ class TestRedisStorage:
         )
         try:
             async with http_client(application) as http:
-                assert (await http.post("/mcp/call", headers=_bearer(TOKEN_A))).status_code == 200
+                assert (await http.post(STAND_IN, headers=_bearer(TOKEN_A))).status_code == 200
         finally:
             await application.rate_limiter.aclose()
         keys = await redis_namespace.keys()
