@@ -15,6 +15,7 @@ from frontend.api_client import (
     ApiError,
     ApiNotFoundError,
     ApiUnavailableError,
+    StatusCache,
 )
 
 CREDENTIALS = AdminCredentials("admin", SecretStr("s3cret:with-colon"))
@@ -110,3 +111,35 @@ class TestErrors:
         assert await client.verify_credentials(CREDENTIALS) is True
         wrong = AdminCredentials("admin", SecretStr("nope"))
         assert await client.verify_credentials(wrong) is False
+
+
+class TestStatusCache:
+    async def test_the_public_status_is_asked_once_within_its_lifetime(self) -> None:
+        seen: list[httpx.Request] = []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(200, json={"spotify_configured": True})
+
+        root = _client(httpx.MockTransport(answer))
+        first = await root.status()
+        first["spotify_configured"] = False  # a caller changing its copy changes nothing
+        second = await root.acting_for(CREDENTIALS).status()
+
+        assert second == {"spotify_configured": True}
+        assert len(seen) == 1
+
+    async def test_an_expired_status_is_asked_again(self) -> None:
+        seen: list[httpx.Request] = []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(200, json={"n": len(seen)})
+
+        client = AdminApiClient(
+            "http://api.test",
+            transport=httpx.MockTransport(answer),
+            status_cache=StatusCache(ttl_seconds=0),
+        )
+        assert (await client.status())["n"] == 1
+        assert (await client.status())["n"] == 2

@@ -110,3 +110,18 @@ class TestDashboard:
         page = await admin.get("/")
         assert "No users yet" in page.text
         assert "No errors logged." in page.text
+
+    async def test_finds_users_to_reauthorise_beyond_the_first_page(
+        self, admin: httpx.AsyncClient, db_session: AsyncSession
+    ) -> None:
+        for _ in range(50):
+            await create_user(db_session)
+        late = await create_user(
+            db_session, display_name="Fifty-first", status=UserStatus.REAUTH_REQUIRED
+        )
+
+        page = await admin.get("/")
+
+        assert "50 of 51 users shown" in page.text
+        reauth = page.text.split("Needs to log in again", 1)[1].split("</section>", 1)[0]
+        assert f'href="/users/{late.id}">Fifty-first' in reauth

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -43,6 +44,26 @@ class ApiNotFoundError(ApiError):
     """The API has no such thing (user, import, route)."""
 
 
+class StatusCache:
+    """The API's public status for a short while: it only changes when the API restarts."""
+
+    def __init__(self, ttl_seconds: float = 30.0) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._value: dict[str, Any] | None = None
+        self._expires = 0.0
+
+    def get(self) -> dict[str, Any] | None:
+        """The cached status, or None when there is none or it is too old."""
+        if self._value is None or time.monotonic() >= self._expires:
+            return None
+        return dict(self._value)
+
+    def put(self, value: dict[str, Any]) -> None:
+        """Remember a status just read."""
+        self._value = dict(value)
+        self._expires = time.monotonic() + self.ttl_seconds
+
+
 def _drop_empty(params: dict[str, Any] | None) -> dict[str, Any]:
     return {key: value for key, value in (params or {}).items() if value not in (None, "")}
 
@@ -63,10 +84,12 @@ class AdminApiClient:
         http: httpx.AsyncClient | None = None,
         credentials: AdminCredentials | None = None,
         client_address: str | None = None,
+        status_cache: StatusCache | None = None,
     ) -> None:
         self._http = http or httpx.AsyncClient(
             base_url=base_url, transport=transport, timeout=timeout
         )
+        self._status_cache = status_cache or StatusCache()
         self._headers = self.build_auth_headers(credentials)
         if client_address:
             # Believed by the API only when TRUSTED_PROXIES names the frontend: then its
@@ -78,7 +101,11 @@ class AdminApiClient:
     ) -> AdminApiClient:
         """A client sharing this one's connections that authenticates as `credentials`."""
         return AdminApiClient(
-            "", http=self._http, credentials=credentials, client_address=client_address
+            "",
+            http=self._http,
+            credentials=credentials,
+            client_address=client_address,
+            status_cache=self._status_cache,
         )
 
     @staticmethod
@@ -149,8 +176,12 @@ class AdminApiClient:
     # -- status and login -----------------------------------------------------------------
 
     async def status(self) -> dict[str, Any]:
-        """The API's public set-up status (is Spotify configured, where to log in)."""
+        """The API's public set-up status (is Spotify configured, where to log in), cached."""
+        cached = self._status_cache.get()
+        if cached is not None:
+            return cached
         result: dict[str, Any] = await self._get("/status")
+        self._status_cache.put(result)
         return result
 
     async def verify_credentials(self, credentials: AdminCredentials) -> bool:
