@@ -39,6 +39,7 @@ from frontend.security.middleware import (
     SessionMiddleware,
 )
 from frontend.security.sessions import AdminSession, SessionCodec, SessionRevocations
+from frontend.security.throttle import LoginThrottle
 from frontend.settings import FrontendSettings
 from shared.logging import configure_logging
 
@@ -57,6 +58,7 @@ class FrontendApp:
             self._signing_key(settings), max_age_seconds=settings.frontend_session_max_age_seconds
         )
         self.revocations = SessionRevocations()
+        self.login_throttle = LoginThrottle()
         self.assets = StaticAssets()
         self.pages = AdminPages(
             Jinja2Templates(directory=_TEMPLATES), self.api, self.codec, self.assets
@@ -95,7 +97,7 @@ class FrontendApp:
         pages = self.pages
         self.app.mount(STATIC_PREFIX, CachedStaticFiles(self.assets), name="static")
         self.app.include_router(HealthRouter().router)
-        self.app.include_router(AuthRouter(pages, self.revocations).router)
+        self.app.include_router(AuthRouter(pages, self.revocations, self.login_throttle).router)
         self.app.include_router(DashboardRouter(pages).router)
         self.app.include_router(UsersRouter(pages).router)
         self.app.include_router(JobsRouter(pages).router)

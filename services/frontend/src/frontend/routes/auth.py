@@ -13,6 +13,7 @@ from frontend.api_client import AdminCredentials, ApiError, ApiUnavailableError
 from frontend.pages import AdminPages
 from frontend.security.middleware import safe_next
 from frontend.security.sessions import AdminSession, SessionRevocations
+from frontend.security.throttle import LoginThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,12 @@ MAX_PASSWORD_LENGTH = 1024
 class AuthRouter:
     """The login form, its check against the API, and the logout."""
 
-    def __init__(self, pages: AdminPages, revocations: SessionRevocations) -> None:
+    def __init__(
+        self, pages: AdminPages, revocations: SessionRevocations, throttle: LoginThrottle
+    ) -> None:
         self._pages = pages
         self._revocations = revocations
+        self._throttle = throttle
         self.router = APIRouter()
         self.router.add_api_route(
             "/login", self.login_form, methods=["GET"], response_class=HTMLResponse
@@ -50,6 +54,15 @@ class AuthRouter:
         next: Annotated[str, Form(max_length=2048)] = "/",
     ) -> Response:
         """Check the credentials by calling the API with them; on success start a session."""
+        address = request.client.host if request.client is not None else "unknown"
+        wait = self._throttle.retry_after(address)
+        if wait is not None:
+            return await self._form(
+                request,
+                next,
+                error=f"Too many failed logins: try again in {int(wait) + 1} s.",
+                status_code=429,
+            )
         username = username.strip()
         if not username or not password:
             return await self._form(
@@ -70,10 +83,12 @@ class AuthRouter:
             )
             return await self._form(request, next, error=message, status_code=exc.status_code)
         if not accepted:
+            self._throttle.record_failure(address)
             logger.info("admin login refused")
             return await self._form(
                 request, next, error="Wrong user name or password.", status_code=401
             )
+        self._throttle.forget(address)
         self._pages.slot(request).start(self._pages.codec.logged_in(credentials))
         logger.info("admin logged in")
         return RedirectResponse(safe_next(next), status_code=303)
