@@ -10,8 +10,12 @@ from typing import IO, Any
 import httpx
 from pydantic import SecretStr
 
+from frontend.timing import ApiWaitTimer
+
 UPLOAD_TIMEOUT = httpx.Timeout(10.0, read=300.0, write=60.0)
 """An upload is hashed and stored before the API answers: give it minutes, not seconds."""
+HISTORY_TIMEOUT = httpx.Timeout(10.0, read=120.0)
+"""The first history question after many new plays brings the user's summaries up to date."""
 
 
 @dataclass(frozen=True)
@@ -133,15 +137,16 @@ class AdminApiClient:
         patience: httpx.Timeout | None = None,
     ) -> httpx.Response:
         try:
-            response = await self._http.request(
-                method,
-                path,
-                params=_drop_empty(params),
-                json=json,
-                files=files,
-                headers=self._headers,
-                timeout=patience if patience is not None else httpx.USE_CLIENT_DEFAULT,
-            )
+            with ApiWaitTimer.call():
+                response = await self._http.request(
+                    method,
+                    path,
+                    params=_drop_empty(params),
+                    json=json,
+                    files=files,
+                    headers=self._headers,
+                    timeout=patience if patience is not None else httpx.USE_CLIENT_DEFAULT,
+                )
         except httpx.HTTPError as exc:
             raise ApiUnavailableError(
                 502, "unavailable", f"the API is not reachable ({exc.__class__.__name__})"
@@ -282,5 +287,8 @@ class AdminApiClient:
 
     async def history(self, user_id: int, question: str, **params: Any) -> dict[str, Any]:
         """GET /history/users/{id}/{question}, e.g. top-artists with days=30."""
-        result: dict[str, Any] = await self._get(f"/history/users/{user_id}/{question}", params)
+        response = await self._send(
+            "GET", f"/history/users/{user_id}/{question}", params=params, patience=HISTORY_TIMEOUT
+        )
+        result: dict[str, Any] = response.json()
         return result

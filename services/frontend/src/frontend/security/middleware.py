@@ -16,6 +16,7 @@ from frontend.security.sessions import (
     SessionCodec,
     SessionRevocations,
 )
+from frontend.timing import ApiWaitTimer
 
 PUBLIC_PATHS = frozenset({"/login", "/healthz"})
 PUBLIC_PREFIXES = ("/static/",)
@@ -185,7 +186,11 @@ class SecurityHeadersMiddleware:
 
 
 class ServerTimingMiddleware:
-    """`Server-Timing: app;dur=<ms>`: how long the UI took, API calls included."""
+    """`Server-Timing: app;dur=<ms>, api;dur=<ms>`: the UI's time, and the part spent on the API.
+
+    app is everything up to the response's start, API calls included; api is how long at
+    least one API call was in flight.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -196,11 +201,18 @@ class ServerTimingMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        token = ApiWaitTimer.start()
 
         async def send_with_timing(message: Message) -> None:
             if message["type"] == "http.response.start":
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                MutableHeaders(scope=message).append("Server-Timing", f"app;dur={elapsed_ms:.1f}")
+                MutableHeaders(scope=message).append(
+                    "Server-Timing",
+                    f"app;dur={elapsed_ms:.1f}, api;dur={ApiWaitTimer.waited_ms():.1f}",
+                )
             await send(message)
 
-        await self.app(scope, receive, send_with_timing)
+        try:
+            await self.app(scope, receive, send_with_timing)
+        finally:
+            ApiWaitTimer.stop(token)
