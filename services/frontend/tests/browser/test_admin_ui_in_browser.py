@@ -16,8 +16,11 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Response, expect
 
 from .conftest import ADMIN_PASSWORD, ADMIN_USERNAME, LiveSystem
 
-EXPORT = Path("/work/shared/fixtures/spotify-exports/extended-export-real-anonymised.zip")
-FIXTURE_EXPORTS = Path(__file__).resolve().parents[4] / "fixtures" / "spotify-exports"
+# The real, anonymised extended-history sample the collector's import tests use too.
+EXPORT = (
+    Path(__file__).resolve().parents[4]
+    / "services/collector/tests/imports/fixtures/extended-export-real-anonymised.zip"
+)
 IMPORT_DEADLINE_SECONDS = 180
 CHARTS = (
     "top-artists",
@@ -41,14 +44,6 @@ PIXELS_JS = """(canvas) => {
   }
   return {painted, coloured, total: data.length / 4};
 }"""
-
-
-def export_archive() -> Path:
-    """A real anonymised extended-history export (22,000 plays)."""
-    for candidate in (EXPORT, FIXTURE_EXPORTS / EXPORT.name):
-        if candidate.exists():
-            return candidate
-    raise AssertionError(f"the sample export {EXPORT.name} is missing")
 
 
 class PageRecorder:
@@ -157,7 +152,7 @@ class TestAdminUiInTheBrowser:
         assert token not in await page.content()
 
         # Upload a real export and watch the collector import it, live.
-        await page.get_by_label("ZIP from Spotify").set_input_files(export_archive())
+        await page.get_by_label("ZIP from Spotify").set_input_files(EXPORT)
         await page.get_by_role("button", name="Upload").click()
         await expect(page).to_have_url(re.compile(r"/imports/\d+$"))
         import_url = page.url
