@@ -1,8 +1,8 @@
 """History query benchmark: every history tool on a user with 1,000,000 plays, p50 and p95.
 
 Usage: .venv/bin/python bench/query_bench.py [--only sqlite|postgresql] [--plays N]
-[--others N] [--calls N] [--reuse URL] [--keep] [--build-only] [--tool-api] [--clients N]
-[--seconds S]
+[--others N] [--calls N] [--reuse URL] [--keep] [--build-only] [--raw] [--tool-api]
+[--clients N] [--seconds S]
 
 Builds a fresh database per dialect (a SQLite file in a temporary folder; a PostgreSQL
 database on the server at TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
@@ -11,7 +11,9 @@ of --others (250,000): Zipf-distributed artists and tracks whose favourites drif
 years, a daily rhythm, skips, podcast episodes, and the three sources. It then times --calls
 (50) calls of every history tool on the big user for its default arguments (the whole history),
 for the last year and for the last 30 days, and prints p50 and p95 in milliseconds, the first
-call (which may bring summaries up to date) and the largest answer in characters.
+call and the largest answer in characters. The listening summaries are brought up to date
+(timed) before the calls. compare_periods, which needs a period A with a start, compares the
+last 5 years, the last year and the last 30 days with the stretch as long right before.
 
 --reuse URL measures an existing database built earlier with --keep instead of building one.
 --tool-api then measures `POST /mcp/call` throughput: --clients (32) concurrent clients
@@ -48,9 +50,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.history.buckets import BucketSize
 from app.history.schemas import PlayFilter
 from app.history.service import HistoryService
+from app.history.summaries import ListeningSummaries
+from shared.db.enums import PlaySource
 from shared.db.manager import DatabaseManager
+from shared.db.migrate import MigrationRunner
 from shared.db.models import Play
-from shared.plays.writer import ItemRow, PlayRow, PlayWriter
+from shared.plays.writer import ItemRow, PlayOrigin, PlayRow, PlayWriter
 from testkit.databases import PostgresDatabaseFactory, SqliteDatabaseFactory
 from testkit.factories import create_user
 
@@ -169,8 +174,8 @@ class ListeningGenerator:
         )
         return [profile.first_day + timedelta(seconds=s) for s in seconds]
 
-    def batches(self, size: int) -> Iterator[list[PlayRow]]:
-        """The listener's plays, oldest first, in batches of `size`."""
+    def batches(self, size: int) -> Iterator[tuple[PlaySource, list[PlayRow]]]:
+        """The listener's plays, oldest first, in batches of up to `size` of one source."""
         rng = self._rng
         tracks = list(self._catalogue.track_ids)
         rng.shuffle(tracks)  # each listener has their own favourites
@@ -179,7 +184,7 @@ class ListeningGenerator:
         episode_weights = _zipf_cumulative(len(episodes), 1.2)
         moments = self._moments()
         api_since = self._profile.last_day - timedelta(days=700)
-        batch: list[PlayRow] = []
+        batches: dict[PlaySource, list[PlayRow]] = {source: [] for source in PlaySource}
         for index, moment in enumerate(moments):
             played_at = moment
             if rng.random() < EPISODE_SHARE:
@@ -193,20 +198,19 @@ class ListeningGenerator:
                 skipped = rng.random() < SKIP_SHARE
                 ms = rng.randint(500, 29_999) if skipped else rng.randint(30_000, 360_000)
             if played_at >= api_since:
-                source = "api"
+                source = PlaySource.API
             elif rng.random() < 0.1:
-                source = "account_export"
+                source = PlaySource.ACCOUNT_EXPORT
                 played_at = played_at.replace(second=0)  # account data has minutes only
             else:
-                source = "extended_export"
+                source = PlaySource.EXTENDED_EXPORT
+            batch = batches[source]
             batch.append(
                 (
-                    self._user_id,
                     item_id,
                     played_at,
                     ms,
                     kind,
-                    source,
                     None,
                     None,
                     "trackdone",
@@ -215,14 +219,14 @@ class ListeningGenerator:
                     rng.random() < 0.4,
                     False,
                     "android",
-                    None,
                 )
             )
             if len(batch) == size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+                yield source, batch
+                batches[source] = []
+        for source, batch in batches.items():
+            if batch:
+                yield source, batch
 
 
 async def build(database: DatabaseManager, profiles: list[ListenerProfile]) -> list[int]:
@@ -239,9 +243,10 @@ async def build(database: DatabaseManager, profiles: list[ListenerProfile]) -> l
             )
             user_ids.append(user.id)
         generator = ListeningGenerator(catalogue, profile, user.id)
-        for rows in generator.batches(BATCH):
+        for source, rows in generator.batches(BATCH):
+            items = [catalogue.items[track_id] for track_id in {row[0] for row in rows}]
             async with database.session(write=True) as session:
-                result = await writer.write_rows(session, rows, catalogue.items)
+                result = await writer.write_rows(session, PlayOrigin(user.id, source), rows, items)
             stored += result.inserted
         print(
             f"  user {user.id}: {profile.plays:,} plays generated, {stored:,} stored so far, "
@@ -338,9 +343,11 @@ async def _timed(
     return elapsed, len(result.model_dump_json())
 
 
-async def measure(database: DatabaseManager, user_id: int, calls: int) -> list[Figure]:
+async def measure(
+    database: DatabaseManager, user_id: int, calls: int, *, raw: bool = False
+) -> list[Figure]:
     """Time every tool on every window; print each line as it is measured."""
-    service = HistoryService()
+    service = HistoryService(use_summaries=not raw)
     async with database.session() as session:
         top = await service.top_artists(session, user_id, PlayFilter(), limit=1)
     top_artist = top.artists[0].name if top.artists else "Artist 0"
@@ -522,6 +529,7 @@ async def run(url: str, args: argparse.Namespace, *, build_first: bool) -> None:
     database = DatabaseManager(url)
     try:
         print(f"{database.dialect}: {_load()}", flush=True)
+        await MigrationRunner(database).upgrade()
         if build_first:
             now = datetime.now(UTC).replace(microsecond=0)
             profiles = [ListenerProfile(args.plays, now - timedelta(days=12 * 365), now, 1)]
@@ -544,7 +552,15 @@ async def run(url: str, args: argparse.Namespace, *, build_first: bool) -> None:
         print(f"  user {user_id}: {plays:,} plays; {args.calls} calls per line", flush=True)
         if args.build_only:
             return
-        await measure(database, user_id, args.calls)
+        if args.raw:
+            print("  answers from the plays alone (--raw), without the summaries", flush=True)
+        else:
+            started = time.perf_counter()
+            async with database.session(write=True) as session:
+                await ListeningSummaries().refresh(session)
+            elapsed = time.perf_counter() - started
+            print(f"  listening summaries brought up to date in {elapsed:.1f} s", flush=True)
+        await measure(database, user_id, args.calls, raw=args.raw)
         print(f"  after: {_load()}", flush=True)
         if args.tool_api:
             await measure_tool_api(url, user_id, args.clients, args.seconds)
@@ -562,6 +578,9 @@ async def main() -> None:
     parser.add_argument("--reuse", help="measure this database URL instead of building one")
     parser.add_argument("--keep", action="store_true", help="keep the built databases")
     parser.add_argument("--build-only", action="store_true", help="build, do not measure")
+    parser.add_argument(
+        "--raw", action="store_true", help="answer from the plays alone, without the summaries"
+    )
     parser.add_argument("--tool-api", action="store_true", help="also measure POST /mcp/call")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import bisect
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 EPOCH_DATE = date(1970, 1, 1)
@@ -96,3 +98,23 @@ class CalendarBuckets:
         if size is BucketSize.MONTH:
             return f"{start.year}-{start.month:02d}"
         return str(start.year)
+
+
+@dataclass(frozen=True)
+class LocalBuckets:
+    """Consecutive local buckets of a chart: each one's first date and the UTC instant its
+    first local midnight falls on (the last bucket runs to the window's end)."""
+
+    starts: list[date]
+    instants: list[datetime]
+
+    def index_of_day(self, day_number: int) -> int | None:
+        """The bucket holding a local day (days since 1970-01-01), or None before the first."""
+        day = CalendarBuckets.day_from_number(day_number)
+        index = bisect.bisect_right(self.starts, day) - 1
+        return index if index >= 0 else None
+
+    def index_of_instant(self, moment: datetime) -> int | None:
+        """The bucket holding a UTC instant, or None before the first."""
+        index = bisect.bisect_right(self.instants, moment) - 1
+        return index if index >= 0 else None

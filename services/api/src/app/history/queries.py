@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from app.history.buckets import LocalBuckets
 from app.history.window import UtcOffsets
 from shared.db.enums import ItemKind, PlaySource
 from shared.db.models import Artist, Play, Track, TrackArtist, User
@@ -224,8 +225,131 @@ def _local_day(offsets: UtcOffsets, moment: ColumnElement[datetime] | None = Non
     return _local_seconds(offsets, moment) // SECONDS_PER_DAY
 
 
+class PlayStatistics(Protocol):
+    """The counting behind the history answers: over the plays, or over their summaries."""
+
+    async def totals(self, session: AsyncSession, scope: PlayScope) -> Totals:
+        """Plays, milliseconds, distinct tracks, first and last play in the scope."""
+        ...
+
+    async def first_play(self, session: AsyncSession, scope: PlayScope) -> datetime | None:
+        """When the scope's first counted play ended, or None without plays."""
+        ...
+
+    async def distinct_artists(self, session: AsyncSession, scope: PlayScope) -> int:
+        """How many artists are credited on the scope's plays."""
+        ...
+
+    async def top_artists(
+        self, session: AsyncSession, scope: PlayScope, *, limit: int, primary_only: bool = False
+    ) -> list[ArtistRow]:
+        """Artists by plays, then minutes, then id."""
+        ...
+
+    async def top_tracks(
+        self, session: AsyncSession, scope: PlayScope, *, limit: int, min_plays: int = 1
+    ) -> list[TrackRow]:
+        """Tracks by plays, then minutes, then id; only those played `min_plays` times."""
+        ...
+
+    async def weekday_hour_counts(
+        self, session: AsyncSession, scope: PlayScope, offsets: UtcOffsets
+    ) -> list[tuple[int, int, int]]:
+        """(local weekday with Monday 0, local hour, plays) of the non-empty hours of the week."""
+        ...
+
+    async def local_days_with_plays(
+        self, session: AsyncSession, scope: PlayScope, offsets: UtcOffsets
+    ) -> int:
+        """How many local calendar dates have at least one play."""
+        ...
+
+    async def plays_by_source(self, session: AsyncSession, scope: PlayScope) -> dict[str, int]:
+        """Plays per source."""
+        ...
+
+    async def largest_gaps(
+        self, session: AsyncSession, scope: PlayScope, *, limit: int
+    ) -> list[GapRow]:
+        """The longest stretches between consecutive plays, longest first."""
+        ...
+
+    async def new_tracks(self, session: AsyncSession, scope: PlayScope, since: datetime) -> int:
+        """Tracks first heard (ever) at or after `since` and before the scope's end."""
+        ...
+
+    async def new_artists(self, session: AsyncSession, scope: PlayScope, since: datetime) -> int:
+        """Artists first heard (ever) at or after `since` and before the scope's end."""
+        ...
+
+    async def artist_candidates(
+        self, session: AsyncSession, scope: PlayScope, name: str, *, exact: bool, limit: int
+    ) -> list[CandidateRow]:
+        """Heard artists named `name` (or containing it), most played first."""
+        ...
+
+    async def track_candidates(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        name: str,
+        *,
+        artist: str | None,
+        exact: bool,
+        limit: int,
+    ) -> list[CandidateRow]:
+        """Heard tracks named (or containing) `name`, optionally by `artist`; most played first."""
+        ...
+
+    async def subject_stats(
+        self, session: AsyncSession, scope: PlayScope, subject: Subject
+    ) -> SubjectStats:
+        """Counted plays of an artist or track in the scope: count, ms, first and last."""
+        ...
+
+    async def edge_play(
+        self, session: AsyncSession, scope: PlayScope, subject: Subject, *, last: bool
+    ) -> PlayRow | None:
+        """The first (or last) counted play of an artist or track in the scope."""
+        ...
+
+    async def discovered(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Literal["artist", "track"],
+        *,
+        limit: int,
+    ) -> list[DiscoveredRow]:
+        """Artists or tracks first heard inside the window, most played there first."""
+        ...
+
+    async def discovery_counts(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Literal["artist", "track"],
+        offsets: UtcOffsets,
+        buckets: LocalBuckets,
+    ) -> list[int]:
+        """How many artists or tracks were first heard in each local bucket of the window."""
+        ...
+
+    async def artist_shifts(
+        self, session: AsyncSession, a: PlayScope, b: PlayScope, *, rising: bool, limit: int
+    ) -> list[ShiftRow]:
+        """Artists whose plays changed most from period B to period A."""
+        ...
+
+    async def daily_totals(
+        self, session: AsyncSession, scope: PlayScope, offsets: UtcOffsets
+    ) -> list[tuple[int, int, int]]:
+        """(local day number since 1970, plays, ms) for every local day with plays."""
+        ...
+
+
 class HistoryQueries:
-    """The SQL of the history answers; stateless, every method takes the session."""
+    """The SQL of the history answers over the plays; every method takes the session."""
 
     @staticmethod
     async def user_timezone(session: AsyncSession, user_id: int) -> str | None:
@@ -277,7 +401,7 @@ class HistoryQueries:
             .join(Artist, Artist.id == TrackArtist.artist_id)
             .where(*scope.conditions())
             .group_by(Artist.id, Artist.name)
-            .order_by(plays.desc(), ms_played.desc(), Artist.name, Artist.id)
+            .order_by(plays.desc(), ms_played.desc(), Artist.id)
             .limit(limit)
         )
         if primary_only:
@@ -312,7 +436,7 @@ class HistoryQueries:
                 counted.c.ms_played,
             )
             .join(counted, counted.c.track_id == Track.id)
-            .order_by(counted.c.plays.desc(), counted.c.ms_played.desc(), Track.name, Track.id)
+            .order_by(counted.c.plays.desc(), counted.c.ms_played.desc(), Track.id)
             .limit(limit)
         )
         rows = (await session.execute(stmt)).all()
@@ -618,17 +742,23 @@ class HistoryQueries:
         ]
 
     @staticmethod
-    async def discoveries_by_day(
+    async def discovery_counts(
         session: AsyncSession,
         scope: PlayScope,
         kind: Literal["artist", "track"],
         offsets: UtcOffsets,
-    ) -> dict[int, int]:
-        """How many artists or tracks were first heard on each local day (days since 1970)."""
+        buckets: LocalBuckets,
+    ) -> list[int]:
+        """How many artists or tracks were first heard in each local bucket of the window."""
         heard = HistoryQueries._first_heard(scope, kind)
         day = _local_day(offsets, heard.c.first_play).label("day")
         stmt = select(day, func.count()).group_by(day)
-        return {int(d): int(n) for d, n in (await session.execute(stmt)).all()}
+        counts = [0] * len(buckets.starts)
+        for day_number, n in (await session.execute(stmt)).all():
+            index = buckets.index_of_day(int(day_number))
+            if index is not None:
+                counts[index] += int(n)
+        return counts
 
     @staticmethod
     async def artist_names_by_id(
@@ -674,11 +804,9 @@ class HistoryQueries:
             .limit(limit)
         )
         if rising:
-            stmt = stmt.having(change > 0).order_by(
-                change.desc(), plays_a.desc(), Artist.name, Artist.id
-            )
+            stmt = stmt.having(change > 0).order_by(change.desc(), plays_a.desc(), Artist.id)
         else:
-            stmt = stmt.having(change < 0).order_by(change, plays_b.desc(), Artist.name, Artist.id)
+            stmt = stmt.having(change < 0).order_by(change, plays_b.desc(), Artist.id)
         return [
             ShiftRow(r[0], r[1], int(r[2]), int(r[3])) for r in (await session.execute(stmt)).all()
         ]

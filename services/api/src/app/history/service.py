@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Literal
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, NotFoundError
-from app.history.buckets import BucketSize, CalendarBuckets
+from app.history.buckets import BucketSize, CalendarBuckets, LocalBuckets
 from app.history.cursor import PlayCursor
 from app.history.queries import (
     ArtistRow,
@@ -21,6 +21,7 @@ from app.history.queries import (
     HistoryQueries,
     PlayRow,
     PlayScope,
+    PlayStatistics,
     Subject,
     TrackRow,
 )
@@ -55,6 +56,8 @@ from app.history.schemas import (
     TrackPlays,
     WindowOut,
 )
+from app.history.summaries import SUMMARY_MIN_MS, ListeningSummaries
+from app.history.summary_queries import SummaryQueries
 from app.history.window import InvalidTimezoneError, TimeWindow, UtcOffsets, resolve_timezone
 from shared.db.base import utc_now
 from shared.db.enums import PlaySource
@@ -73,6 +76,10 @@ MAX_CHART_POINTS = 1000
 """Most buckets in a chart; a longer series is given in coarser buckets."""
 SHORT_WINDOW = timedelta(days=90)
 """Discoveries of a window shorter than this are charted per week, otherwise per month."""
+
+_RAW: PlayStatistics = HistoryQueries()
+_ANSWER_ATTEMPTS = 3
+T = TypeVar("T")
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
@@ -160,10 +167,44 @@ class _Scoped:
 
 
 class HistoryService:
-    """Stateless listening statistics of one user: session and plain arguments in, models out."""
+    """Listening statistics of one user: session and plain arguments in, models out.
 
-    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+    Questions about plays of at least 30 s (the default) are answered from the listening
+    summaries, brought up to date first; other thresholds, and users whose summaries await a
+    rebuild, are answered from the plays themselves. Both give the same answers.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime] = utc_now,
+        summaries: ListeningSummaries | None = None,
+        *,
+        use_summaries: bool = True,
+    ) -> None:
         self._clock = clock
+        self._summaries = (summaries or ListeningSummaries()) if use_summaries else None
+
+    async def _answer(
+        self,
+        session: AsyncSession,
+        compute: Callable[[PlayStatistics], Awaitable[T]],
+        *scopes: PlayScope,
+    ) -> T:
+        """`compute` over the summaries when they can answer, else over the plays."""
+        summaries = self._summaries
+        if summaries is None or any(scope.min_ms != SUMMARY_MIN_MS for scope in scopes):
+            return await compute(_RAW)
+        user_id = scopes[0].user_id
+        for _ in range(_ANSWER_ATTEMPTS):
+            view = await summaries.view(session, user_id)
+            if view is None:
+                break
+            result = await compute(SummaryQueries(view, user_id))
+            # Each statement of a PostgreSQL transaction sees the latest commits: an answer
+            # that straddled a fold by another request is computed again.
+            if await summaries.version(session) == view.version:
+                return result
+        return await compute(_RAW)
 
     async def _resolve(self, session: AsyncSession, user_id: int, filters: PlayFilter) -> _Scoped:
         stored = await HistoryQueries.user_timezone(session, user_id)
@@ -228,15 +269,19 @@ class HistoryService:
         """The user's most played artists, crediting every artist of a track unless told not to."""
         _check_limit("limit", limit, MAX_LIST_LENGTH)
         scoped = await self._resolve(session, user_id, filters)
-        rows = await HistoryQueries.top_artists(
-            session, scoped.scope, limit=limit, primary_only=primary_only
-        )
-        return TopArtists(
-            user_id=user_id,
-            window=scoped.out,
-            primary_only=primary_only,
-            artists=_artist_plays(rows),
-        )
+
+        async def answer(stats: PlayStatistics) -> TopArtists:
+            rows = await stats.top_artists(
+                session, scoped.scope, limit=limit, primary_only=primary_only
+            )
+            return TopArtists(
+                user_id=user_id,
+                window=scoped.out,
+                primary_only=primary_only,
+                artists=_artist_plays(rows),
+            )
+
+        return await self._answer(session, answer, scoped.scope)
 
     async def top_tracks(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
@@ -244,43 +289,56 @@ class HistoryService:
         """The user's most played tracks with their artists."""
         _check_limit("limit", limit, MAX_LIST_LENGTH)
         scoped = await self._resolve(session, user_id, filters)
-        rows = await HistoryQueries.top_tracks(session, scoped.scope, limit=limit)
-        return TopTracks(
-            user_id=user_id, window=scoped.out, tracks=await self._track_plays(session, rows)
-        )
+
+        async def answer(stats: PlayStatistics) -> TopTracks:
+            rows = await stats.top_tracks(session, scoped.scope, limit=limit)
+            return TopTracks(
+                user_id=user_id, window=scoped.out, tracks=await self._track_plays(session, rows)
+            )
+
+        return await self._answer(session, answer, scoped.scope)
 
     async def _weekday_hour_counts(
-        self, session: AsyncSession, scoped: _Scoped, first: datetime | None, last: datetime | None
+        self,
+        session: AsyncSession,
+        stats: PlayStatistics,
+        scoped: _Scoped,
+        first: datetime | None,
+        last: datetime | None,
     ) -> list[list[int]]:
         counts = [[0] * 24 for _ in range(7)]
         if first is None or last is None:
             return counts
         offsets = UtcOffsets.between(scoped.window.tz, first, last)
-        for weekday, hour, plays in await HistoryQueries.weekday_hour_counts(
-            session, scoped.scope, offsets
-        ):
+        for weekday, hour, plays in await stats.weekday_hour_counts(session, scoped.scope, offsets):
             counts[weekday][hour] += plays
         return counts
 
     async def heatmap(self, session: AsyncSession, user_id: int, filters: PlayFilter) -> Heatmap:
         """Plays by local weekday and hour, DST changes included."""
         scoped = await self._resolve(session, user_id, filters)
-        totals = await HistoryQueries.totals(session, scoped.scope)
-        counts = await self._weekday_hour_counts(
-            session, scoped, totals.first_play, totals.last_play
-        )
-        peak = None
-        if totals.plays:
-            plays, weekday, hour = max((counts[w][h], -w, -h) for w in range(7) for h in range(24))
-            peak = HeatmapPeak(weekday=-weekday, hour=-hour, plays=plays)
-        return Heatmap(
-            user_id=user_id,
-            window=scoped.out,
-            weekdays=WEEKDAYS,
-            counts=counts,
-            total_plays=totals.plays,
-            peak=peak,
-        )
+
+        async def answer(stats: PlayStatistics) -> Heatmap:
+            totals = await stats.totals(session, scoped.scope)
+            counts = await self._weekday_hour_counts(
+                session, stats, scoped, totals.first_play, totals.last_play
+            )
+            peak = None
+            if totals.plays:
+                plays, weekday, hour = max(
+                    (counts[w][h], -w, -h) for w in range(7) for h in range(24)
+                )
+                peak = HeatmapPeak(weekday=-weekday, hour=-hour, plays=plays)
+            return Heatmap(
+                user_id=user_id,
+                window=scoped.out,
+                weekdays=WEEKDAYS,
+                counts=counts,
+                total_plays=totals.plays,
+                peak=peak,
+            )
+
+        return await self._answer(session, answer, scoped.scope)
 
     async def repeat_rate(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
@@ -288,21 +346,25 @@ class HistoryService:
         """Share of plays that repeat a track already played in the window, and the top repeats."""
         _check_limit("limit", limit, MAX_LIST_LENGTH)
         scoped = await self._resolve(session, user_id, filters)
-        totals = await HistoryQueries.totals(session, scoped.scope)
-        rows = await HistoryQueries.top_tracks(session, scoped.scope, limit=limit, min_plays=2)
-        repeats = totals.plays - totals.distinct_tracks
-        return RepeatRate(
-            user_id=user_id,
-            window=scoped.out,
-            total_plays=totals.plays,
-            distinct_tracks=totals.distinct_tracks,
-            repeat_plays=repeats,
-            repeat_rate=_share(repeats, totals.plays),
-            top_repeated=[
-                RepeatedTrack(**track.model_dump(), repeats=track.plays - 1)
-                for track in await self._track_plays(session, rows)
-            ],
-        )
+
+        async def answer(stats: PlayStatistics) -> RepeatRate:
+            totals = await stats.totals(session, scoped.scope)
+            rows = await stats.top_tracks(session, scoped.scope, limit=limit, min_plays=2)
+            repeats = totals.plays - totals.distinct_tracks
+            return RepeatRate(
+                user_id=user_id,
+                window=scoped.out,
+                total_plays=totals.plays,
+                distinct_tracks=totals.distinct_tracks,
+                repeat_plays=repeats,
+                repeat_rate=_share(repeats, totals.plays),
+                top_repeated=[
+                    RepeatedTrack(**track.model_dump(), repeats=track.plays - 1)
+                    for track in await self._track_plays(session, rows)
+                ],
+            )
+
+        return await self._answer(session, answer, scoped.scope)
 
     async def coverage(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, gaps: int = 5
@@ -310,16 +372,23 @@ class HistoryService:
         """Extent of the history: first and last play, sources, days with plays, largest gaps."""
         _check_limit("gaps", gaps, MAX_GAPS)
         scoped = await self._resolve(session, user_id, filters)
+
+        async def answer(stats: PlayStatistics) -> Coverage:
+            return await self._coverage(session, stats, scoped, gaps)
+
+        return await self._answer(session, answer, scoped.scope)
+
+    async def _coverage(
+        self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, gaps: int
+    ) -> Coverage:
         window = scoped.window
         now = self._clock()
-        totals = await HistoryQueries.totals(session, scoped.scope)
-        by_source = await HistoryQueries.plays_by_source(session, scoped.scope)
+        totals = await stats.totals(session, scoped.scope)
+        by_source = await stats.plays_by_source(session, scoped.scope)
         days_with_plays = 0
         if totals.first_play is not None and totals.last_play is not None:
             offsets = UtcOffsets.between(window.tz, totals.first_play, totals.last_play)
-            days_with_plays = await HistoryQueries.local_days_with_plays(
-                session, scoped.scope, offsets
-            )
+            days_with_plays = await stats.local_days_with_plays(session, scoped.scope, offsets)
         # The range stops now even when the window reaches into the future.
         range_first = window.start if window.start is not None else totals.first_play
         range_last = (
@@ -330,9 +399,9 @@ class HistoryService:
         days_in_range = (
             window.local_days_between(range_first, range_last) if range_first is not None else 0
         )
-        gap_rows = await HistoryQueries.largest_gaps(session, scoped.scope, limit=gaps)
+        gap_rows = await stats.largest_gaps(session, scoped.scope, limit=gaps)
         return Coverage(
-            user_id=user_id,
+            user_id=scoped.scope.user_id,
             window=scoped.out,
             total_plays=totals.plays,
             first_play=totals.first_play,
@@ -353,25 +422,34 @@ class HistoryService:
         """A compact portrait: top artists and tracks, totals, parts of the day, discoveries."""
         _check_limit("limit", limit, MAX_TASTE_LIST_LENGTH)
         scoped = await self._resolve(session, user_id, filters)
+
+        async def answer(stats: PlayStatistics) -> TasteSummary:
+            return await self._taste_summary(session, stats, scoped, limit)
+
+        return await self._answer(session, answer, scoped.scope)
+
+    async def _taste_summary(
+        self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, limit: int
+    ) -> TasteSummary:
         scope = scoped.scope
-        totals = await HistoryQueries.totals(session, scope)
-        distinct_artists = await HistoryQueries.distinct_artists(session, scope)
-        artists = await HistoryQueries.top_artists(session, scope, limit=limit)
-        tracks = await HistoryQueries.top_tracks(session, scope, limit=limit)
+        totals = await stats.totals(session, scope)
+        distinct_artists = await stats.distinct_artists(session, scope)
+        artists = await stats.top_artists(session, scope, limit=limit)
+        tracks = await stats.top_tracks(session, scope, limit=limit)
         counts = await self._weekday_hour_counts(
-            session, scoped, totals.first_play, totals.last_play
+            session, stats, scoped, totals.first_play, totals.last_play
         )
         by_hour = [sum(counts[w][h] for w in range(7)) for h in range(24)]
         new_artists = new_tracks = 0
         artist_share: float | None = None
         track_share: float | None = None
         if scope.start is not None:
-            new_artists = await HistoryQueries.new_artists(session, scope, scope.start)
-            new_tracks = await HistoryQueries.new_tracks(session, scope, scope.start)
+            new_artists = await stats.new_artists(session, scope, scope.start)
+            new_tracks = await stats.new_tracks(session, scope, scope.start)
             artist_share = _share(new_artists, distinct_artists)
             track_share = _share(new_tracks, totals.distinct_tracks)
         return TasteSummary(
-            user_id=user_id,
+            user_id=scope.user_id,
             window=scoped.out,
             total_plays=totals.plays,
             total_minutes=_minutes(totals.ms_played),
@@ -435,6 +513,7 @@ class HistoryService:
     async def _candidates(
         self,
         session: AsyncSession,
+        stats: PlayStatistics,
         scope: PlayScope,
         kind: Literal["artist", "track"],
         name: str,
@@ -443,11 +522,11 @@ class HistoryService:
         """Heard artists or tracks named `name` (any case), else containing it, by plays."""
         for exact in (True, False):
             if kind == "artist":
-                rows = await HistoryQueries.artist_candidates(
+                rows = await stats.artist_candidates(
                     session, scope, name, exact=exact, limit=MAX_ALTERNATIVES + 1
                 )
             else:
-                rows = await HistoryQueries.track_candidates(
+                rows = await stats.track_candidates(
                     session, scope, name, artist=artist, exact=exact, limit=MAX_ALTERNATIVES + 1
                 )
             if rows:
@@ -475,6 +554,7 @@ class HistoryService:
     async def _find_subject(
         self,
         session: AsyncSession,
+        stats: PlayStatistics,
         scope: PlayScope,
         kind: Literal["artist", "track"],
         *,
@@ -493,7 +573,7 @@ class HistoryService:
                 raise NeverHeardError(f"There is no {kind} with id {identifier!r}.")
             return CandidateRow(identifier, found, 0), [], "id"
         assert name is not None
-        rows, matched_by = await self._candidates(session, scope, kind, name, artist)
+        rows, matched_by = await self._candidates(session, stats, scope, kind, name, artist)
         if not rows:
             by = f" by an artist named like {artist!r}" if artist else ""
             raise NeverHeardError(
@@ -530,38 +610,43 @@ class HistoryService:
         kind: Literal["artist", "track"] = (
             "track" if track is not None or track_id is not None else "artist"
         )
-        chosen, alternatives, matched_by = await self._find_subject(
-            session,
-            scoped.scope,
-            kind,
-            identifier=artist_id or track_id,
-            name=track if kind == "track" else artist,
-            artist=artist if kind == "track" else None,
-        )
-        subject = Subject(kind, chosen.id)
-        stats = await HistoryQueries.subject_stats(session, scoped.scope, subject)
-        first = await HistoryQueries.edge_play(session, scoped.scope, subject, last=False)
-        last = await HistoryQueries.edge_play(session, scoped.scope, subject, last=True)
-        if first is None or last is None:
-            raise NeverHeardError(
-                f"No counted play of the {kind} {chosen.name!r} ({chosen.id}) in this window."
+
+        async def answer(stats: PlayStatistics) -> FirstListen:
+            chosen, alternatives, matched_by = await self._find_subject(
+                session,
+                stats,
+                scoped.scope,
+                kind,
+                identifier=artist_id or track_id,
+                name=track if kind == "track" else artist,
+                artist=artist if kind == "track" else None,
             )
-        [chosen_out] = await self._subject_candidates(
-            session, kind, [CandidateRow(chosen.id, chosen.name, stats.plays)]
-        )
-        first_item, last_item = await self._play_items(session, [first, last], scoped.window)
-        return FirstListen(
-            user_id=user_id,
-            window=scoped.out,
-            subject_kind=kind,
-            subject=chosen_out,
-            matched_by=matched_by,
-            alternatives=await self._subject_candidates(session, kind, alternatives),
-            first_play=first_item,
-            last_play=last_item,
-            plays=stats.plays,
-            minutes=_minutes(stats.ms_played),
-        )
+            subject = Subject(kind, chosen.id)
+            counted = await stats.subject_stats(session, scoped.scope, subject)
+            first = await stats.edge_play(session, scoped.scope, subject, last=False)
+            last = await stats.edge_play(session, scoped.scope, subject, last=True)
+            if first is None or last is None:
+                raise NeverHeardError(
+                    f"No counted play of the {kind} {chosen.name!r} ({chosen.id}) in this window."
+                )
+            [chosen_out] = await self._subject_candidates(
+                session, kind, [CandidateRow(chosen.id, chosen.name, counted.plays)]
+            )
+            first_item, last_item = await self._play_items(session, [first, last], scoped.window)
+            return FirstListen(
+                user_id=user_id,
+                window=scoped.out,
+                subject_kind=kind,
+                subject=chosen_out,
+                matched_by=matched_by,
+                alternatives=await self._subject_candidates(session, kind, alternatives),
+                first_play=first_item,
+                last_play=last_item,
+                plays=counted.plays,
+                minutes=_minutes(counted.ms_played),
+            )
+
+        return await self._answer(session, answer, scoped.scope)
 
     async def discoveries(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
@@ -569,15 +654,24 @@ class HistoryService:
         """Artists and tracks first heard inside the window, and how many per week or month."""
         _check_limit("limit", limit, MAX_LIST_LENGTH)
         scoped = await self._resolve(session, user_id, filters)
+
+        async def answer(stats: PlayStatistics) -> Discoveries:
+            return await self._discoveries(session, stats, scoped, limit)
+
+        return await self._answer(session, answer, scoped.scope)
+
+    async def _discoveries(
+        self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, limit: int
+    ) -> Discoveries:
         scope = scoped.scope
-        artist_rows = await HistoryQueries.discovered(session, scope, "artist", limit=limit)
-        track_rows = await HistoryQueries.discovered(session, scope, "track", limit=limit)
+        artist_rows = await stats.discovered(session, scope, "artist", limit=limit)
+        track_rows = await stats.discovered(session, scope, "track", limit=limit)
         artist_names = await HistoryQueries.artist_names_by_id(session, [r.id for r in artist_rows])
         tracks = await HistoryQueries.tracks_by_id(session, [r.id for r in track_rows])
         credits = await HistoryQueries.artist_names(session, [r.id for r in track_rows])
-        bucket, timeline = await self._discovery_timeline(session, scoped)
+        bucket, timeline = await self._discovery_timeline(session, stats, scoped)
         return Discoveries(
-            user_id=user_id,
+            user_id=scope.user_id,
             window=scoped.out,
             new_artists=sum(b.new_artists for b in timeline),
             new_tracks=sum(b.new_tracks for b in timeline),
@@ -609,10 +703,10 @@ class HistoryService:
         )
 
     async def _discovery_timeline(
-        self, session: AsyncSession, scoped: _Scoped
+        self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped
     ) -> tuple[BucketSize, list[DiscoveryBucket]]:
         window = scoped.window
-        first_play = await HistoryQueries.first_play(session, scoped.scope)
+        first_play = await stats.first_play(session, scoped.scope)
         start = window.start if window.start is not None else first_play
         if start is None:
             return BucketSize.MONTH, []
@@ -621,34 +715,35 @@ class HistoryService:
         first_day, last_day = _local_dates(window, start, end)
         size = CalendarBuckets.fitting(first_day, last_day, size, MAX_CHART_POINTS) or size
         offsets = UtcOffsets.between(window.tz, start, end)
-        counts: dict[str, dict[date, int]] = {}
-        for kind in ("artist", "track"):
-            per_bucket: dict[date, int] = defaultdict(int)
-            by_day = await HistoryQueries.discoveries_by_day(session, scoped.scope, kind, offsets)
-            for day_number, n in by_day.items():
-                day = CalendarBuckets.day_from_number(day_number)
-                per_bucket[CalendarBuckets.start_of(day, size)] += n
-            counts[kind] = per_bucket
+        starts = CalendarBuckets.starts(first_day, last_day, size)
+        buckets = LocalBuckets(
+            starts=starts,
+            instants=[
+                datetime.combine(d, time(), tzinfo=window.tz).astimezone(UTC) for d in starts
+            ],
+        )
+        artists = await stats.discovery_counts(session, scoped.scope, "artist", offsets, buckets)
+        tracks = await stats.discovery_counts(session, scoped.scope, "track", offsets, buckets)
         return size, [
             DiscoveryBucket(
                 start=bucket_start,
                 label=CalendarBuckets.label(bucket_start, size),
-                new_artists=counts["artist"].get(bucket_start, 0),
-                new_tracks=counts["track"].get(bucket_start, 0),
+                new_artists=artists[index],
+                new_tracks=tracks[index],
             )
-            for bucket_start in CalendarBuckets.starts(first_day, last_day, size)
+            for index, bucket_start in enumerate(starts)
         ]
 
     async def _period(
-        self, session: AsyncSession, scoped: _Scoped, limit: int
+        self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, limit: int
     ) -> tuple[PeriodSummary, int]:
-        totals = await HistoryQueries.totals(session, scoped.scope)
-        artists = await HistoryQueries.top_artists(session, scoped.scope, limit=limit)
+        totals = await stats.totals(session, scoped.scope)
+        artists = await stats.top_artists(session, scoped.scope, limit=limit)
         return PeriodSummary(
             window=scoped.out,
             plays=totals.plays,
             minutes=_minutes(totals.ms_played),
-            distinct_artists=await HistoryQueries.distinct_artists(session, scoped.scope),
+            distinct_artists=await stats.distinct_artists(session, scoped.scope),
             distinct_tracks=totals.distinct_tracks,
             top_artists=_artist_plays(artists),
         ), totals.ms_played
@@ -676,14 +771,20 @@ class HistoryService:
             length = a_end - a.window.start
             before = TimeWindow(start=a.window.start - length, end=a.window.start, tz=a.window.tz)
             b = _Scoped.of(user_id, period_a, before)
-        summary_a, ms_a = await self._period(session, a, limit)
-        summary_b, ms_b = await self._period(session, b, limit)
-        risers = await HistoryQueries.artist_shifts(
-            session, a.scope, b.scope, rising=True, limit=limit
-        )
-        fallers = await HistoryQueries.artist_shifts(
-            session, a.scope, b.scope, rising=False, limit=limit
-        )
+
+        async def answer(stats: PlayStatistics) -> PeriodComparison:
+            return await self._comparison(session, stats, a, b, limit)
+
+        return await self._answer(session, answer, a.scope, b.scope)
+
+    async def _comparison(
+        self, session: AsyncSession, stats: PlayStatistics, a: _Scoped, b: _Scoped, limit: int
+    ) -> PeriodComparison:
+        user_id = a.scope.user_id
+        summary_a, ms_a = await self._period(session, stats, a, limit)
+        summary_b, ms_b = await self._period(session, stats, b, limit)
+        risers = await stats.artist_shifts(session, a.scope, b.scope, rising=True, limit=limit)
+        fallers = await stats.artist_shifts(session, a.scope, b.scope, rising=False, limit=limit)
         return PeriodComparison(
             user_id=user_id,
             period_a=summary_a,
@@ -728,8 +829,17 @@ class HistoryService:
     ) -> ListeningTime:
         """Plays and minutes per local day, ISO week or month, empty buckets included."""
         scoped = await self._resolve(session, user_id, filters)
+
+        async def answer(stats: PlayStatistics) -> ListeningTime:
+            return await self._listening_time(session, stats, scoped, bucket)
+
+        return await self._answer(session, answer, scoped.scope)
+
+    async def _listening_time(
+        self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, bucket: BucketSize
+    ) -> ListeningTime:
         window = scoped.window
-        totals = await HistoryQueries.totals(session, scoped.scope)
+        totals = await stats.totals(session, scoped.scope)
         start = window.start if window.start is not None else totals.first_play
         buckets: list[TimeBucket] = []
         used = bucket
@@ -748,9 +858,7 @@ class HistoryService:
                 assert totals.first_play is not None
                 assert totals.last_play is not None
                 offsets = UtcOffsets.between(window.tz, totals.first_play, totals.last_play)
-                for day_number, n, ms in await HistoryQueries.daily_totals(
-                    session, scoped.scope, offsets
-                ):
+                for day_number, n, ms in await stats.daily_totals(session, scoped.scope, offsets):
                     day = CalendarBuckets.day_from_number(day_number)
                     key = CalendarBuckets.start_of(day, used)
                     plays[key] += n
@@ -765,7 +873,7 @@ class HistoryService:
                 for bucket_start in CalendarBuckets.starts(first_day, last_day, used)
             ]
         return ListeningTime(
-            user_id=user_id,
+            user_id=scoped.scope.user_id,
             window=scoped.out,
             requested_bucket=bucket.value,
             bucket=used.value,

@@ -397,3 +397,213 @@ class OAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
+
+
+# -- Listening summaries -----------------------------------------------------------------
+# Aggregates of the plays that count by default (at least 30 s), kept by the API's history
+# service so that questions about a whole history need not read every play. Only plays with
+# an id up to `ListeningSummaryState.rolled_up_to` are folded in; deleting or changing such a
+# play marks its user for a rebuild (database triggers, created by migration 0004).
+
+
+class ListeningSummaryState(Base):
+    """How far the listening summaries have folded in the plays (a single row, id 1)."""
+
+    __tablename__ = "listening_summary_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rolled_up_to: Mapped[int] = mapped_column(BigInteger, default=0)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class ListeningSummaryRebuild(Base):
+    """A user whose summaries must be rebuilt because folded plays were deleted or changed."""
+
+    __tablename__ = "listening_summary_rebuilds"
+
+    # No foreign key: the mark is written while the user may be being deleted.
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class ListeningDay(Base):
+    """One user's counted plays of one kind on one UTC day, with hourly detail and gaps."""
+
+    __tablename__ = "listening_days"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Days since 1970-01-01 UTC."""
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "listening_day_item_kind"), primary_key=True
+    )
+    plays: Mapped[int] = mapped_column(Integer, default=0)
+    ms_played: Mapped[int] = mapped_column(BigInteger, default=0)
+    api_plays: Mapped[int] = mapped_column(Integer, default=0)
+    extended_export_plays: Mapped[int] = mapped_column(Integer, default=0)
+    account_export_plays: Mapped[int] = mapped_column(Integer, default=0)
+    first_played_at: Mapped[datetime]
+    last_played_at: Mapped[datetime]
+    longest_gap_after: Mapped[datetime | None]
+    longest_gap_before: Mapped[datetime | None]
+    second_gap_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The second longest stretch between two of the day's plays (0 with fewer than 3)."""
+    new_items: Mapped[int] = mapped_column(Integer, default=0)
+    """Items of this kind whose first counted play ever falls on this day."""
+    new_artists: Mapped[int] = mapped_column(Integer, default=0)
+    """Artists whose first counted play of this kind ever falls on this day."""
+    plays_h00: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h01: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h02: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h03: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h04: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h05: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h06: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h07: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h08: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h09: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h10: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h11: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h12: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h13: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h14: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h15: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h16: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h17: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h18: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h19: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h20: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h21: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h22: Mapped[int] = mapped_column(Integer, default=0)
+    plays_h23: Mapped[int] = mapped_column(Integer, default=0)
+    ms_h00: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h01: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h02: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h03: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h04: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h05: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h06: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h07: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h08: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h09: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h10: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h11: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h12: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h13: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h14: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h15: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h16: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h17: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h18: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h19: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h20: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h21: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h22: Mapped[int] = mapped_column(BigInteger, default=0)
+    ms_h23: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ListeningTrack(Base):
+    """One user's counted plays of one track (or episode) over the whole history."""
+
+    __tablename__ = "listening_tracks"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    track_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "listening_track_item_kind"), primary_key=True
+    )
+    plays: Mapped[int] = mapped_column(Integer)
+    ms_played: Mapped[int] = mapped_column(BigInteger)
+    first_played_at: Mapped[datetime]
+    last_played_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_listening_tracks_top", "user_id", "item_kind", "plays", "ms_played", "track_id"),
+        Index("ix_listening_tracks_first", "user_id", "item_kind", "first_played_at"),
+        Index("ix_listening_tracks_last", "user_id", "item_kind", "last_played_at"),
+    )
+
+
+class ListeningArtist(Base):
+    """One user's counted plays crediting one artist, per kind, over the whole history."""
+
+    __tablename__ = "listening_artists"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    artist_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "listening_artist_item_kind"), primary_key=True
+    )
+    plays: Mapped[int] = mapped_column(Integer)
+    ms_played: Mapped[int] = mapped_column(BigInteger)
+    primary_plays: Mapped[int] = mapped_column(Integer)
+    """Plays of tracks the artist is credited first on."""
+    primary_ms_played: Mapped[int] = mapped_column(BigInteger)
+    first_played_at: Mapped[datetime]
+    last_played_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index(
+            "ix_listening_artists_top", "user_id", "item_kind", "plays", "ms_played", "artist_id"
+        ),
+        Index(
+            "ix_listening_artists_top_primary",
+            "user_id",
+            "item_kind",
+            "primary_plays",
+            "primary_ms_played",
+            "artist_id",
+        ),
+        Index("ix_listening_artists_first", "user_id", "item_kind", "first_played_at"),
+        Index("ix_listening_artists_last", "user_id", "item_kind", "last_played_at"),
+    )
+
+
+class ListeningTrackMonth(Base):
+    """One user's counted plays of one track (or episode) in one UTC month."""
+
+    __tablename__ = "listening_track_months"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """year * 12 + month - 1, in UTC."""
+    track_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "listening_track_month_item_kind"), primary_key=True
+    )
+    plays: Mapped[int] = mapped_column(Integer)
+    ms_played: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_listening_track_months_track", "user_id", "track_id", "month"),)
+
+
+class ListeningArtistMonth(Base):
+    """One user's counted plays crediting one artist, per kind, in one UTC month."""
+
+    __tablename__ = "listening_artist_months"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """year * 12 + month - 1, in UTC."""
+    artist_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "listening_artist_month_item_kind"), primary_key=True
+    )
+    plays: Mapped[int] = mapped_column(Integer)
+    ms_played: Mapped[int] = mapped_column(BigInteger)
+    primary_plays: Mapped[int] = mapped_column(Integer)
+    primary_ms_played: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_listening_artist_months_artist", "user_id", "artist_id", "month"),)

@@ -1,0 +1,1102 @@
+"""`SummaryQueries`: the history answers from the listening summaries, for plays of 30 s or more.
+
+A window is split into what the summaries hold whole and what must be read from the plays:
+whole UTC months (per track and artist) or whole UTC days (times, sources, gaps, first
+listens) come from the summaries, the all-time totals from the per-track and per-artist rows;
+the partial months or days at the window's edges, and plays not folded in yet, are read from
+`plays`. Local times are exact for every zone whose UTC offsets are whole hours; other zones
+are answered from the plays. The answers equal those of `HistoryQueries`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.history.buckets import LocalBuckets
+from app.history.queries import (
+    ArtistRow,
+    CandidateRow,
+    DiscoveredRow,
+    GapRow,
+    HistoryQueries,
+    PlayRow,
+    PlayScope,
+    ShiftRow,
+    Subject,
+    SubjectStats,
+    Totals,
+    TrackRow,
+    like_pattern,
+)
+from app.history.summaries import (
+    SECONDS_PER_DAY,
+    SummaryView,
+    UtcDay,
+    day_of,
+    day_start,
+    epoch_seconds,
+    month_of,
+    month_start,
+)
+from app.history.window import UtcOffsets
+from shared.db.enums import ItemKind
+from shared.db.models import (
+    Artist,
+    ListeningArtist,
+    ListeningArtistMonth,
+    ListeningDay,
+    ListeningTrack,
+    ListeningTrackMonth,
+    Play,
+    Track,
+    TrackArtist,
+)
+
+Kind = Literal["artist", "track"]
+AnySelect = Select[*tuple[Any, ...]]
+HOURS = range(24)
+
+
+@dataclass(frozen=True)
+class RawPart:
+    """Plays of a UTC interval read from `plays`: folded ones (id up to the watermark) with a
+    sign (-1 takes them out of a whole month added instead), or the unfolded ones."""
+
+    start: datetime | None
+    end: datetime | None
+    sign: int = 1
+    folded: bool = True
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A window as summary buckets [lo, hi) (months or days; None: open) plus whole extra
+    buckets and raw parts; `all_time` when no side is bounded."""
+
+    lo: int | None
+    hi: int | None
+    extra: tuple[int, ...]
+    raw: tuple[RawPart, ...]
+    all_time: bool = False
+
+
+@dataclass(frozen=True)
+class _Regimes:
+    """A zone's whole-hour offsets by UTC day: days from each boundary on use the next offset;
+    a day with a change inside it is a transition day, split hour by hour."""
+
+    boundaries: tuple[int, ...]
+    hours: tuple[int, ...]
+    transition_days: frozenset[int]
+    change_instants: tuple[int, ...]
+    offsets: tuple[int, ...]
+
+    @classmethod
+    def of(cls, offsets: UtcOffsets) -> _Regimes | None:
+        """The regimes of `offsets`, or None when an offset or a change is not on a whole hour."""
+        if offsets.initial % 3600:
+            return None
+        boundaries: list[int] = []
+        hours = [offsets.initial // 3600]
+        transitions: set[int] = set()
+        instants: list[int] = []
+        values = [offsets.initial]
+        for instant, offset in offsets.changes:
+            seconds = epoch_seconds(instant)
+            if offset % 3600 or seconds % 3600:
+                return None
+            day = seconds // SECONDS_PER_DAY
+            if seconds % SECONDS_PER_DAY:
+                transitions.add(day)
+                day += 1
+            boundaries.append(day)
+            hours.append(offset // 3600)
+            instants.append(seconds)
+            values.append(offset)
+        return cls(
+            tuple(boundaries), tuple(hours), frozenset(transitions), tuple(instants), tuple(values)
+        )
+
+    def offset_at(self, seconds: int) -> int:
+        """The offset in seconds at an instant (seconds since 1970), as the raw SQL picks it."""
+        return self.offsets[bisect.bisect_right(self.change_instants, seconds)]
+
+    def day_hours(self, day: Any) -> ColumnElement[int]:
+        """The offset in hours of a (non-transition) UTC day, as SQL."""
+        if not self.boundaries:
+            return literal(self.hours[0])
+        return case(
+            *[(day < boundary, self.hours[i]) for i, boundary in enumerate(self.boundaries)],
+            else_=self.hours[-1],
+        )
+
+    def cases(self) -> list[tuple[int | None, int | None, int]]:
+        """(first day, end day, offset hours) of each regime; None: open."""
+        edges: list[int | None] = [None, *self.boundaries, None]
+        return [(edges[i], edges[i + 1], self.hours[i]) for i in range(len(self.hours))]
+
+
+def _hour_sum(columns: Sequence[Any], hours: range) -> ColumnElement[int]:
+    total: ColumnElement[int] = literal(0)
+    for hour in hours:
+        total = total + columns[hour]
+    return total
+
+
+_PLAY_HOURS = [getattr(ListeningDay, f"plays_h{h:02d}") for h in HOURS]
+_MS_HOURS = [getattr(ListeningDay, f"ms_h{h:02d}") for h in HOURS]
+
+
+class SummaryQueries:
+    """Answers one user's history questions from the summaries (see the module docstring)."""
+
+    def __init__(self, view: SummaryView, user_id: int) -> None:
+        self._view = view
+        self._user_id = user_id
+        self._raw = HistoryQueries()
+        self._extent: tuple[datetime | None, datetime | None] | None = None
+        self._unfolded: bool | None = None
+
+    # -- the window -----------------------------------------------------------------------
+
+    async def _plays_extent(self, session: AsyncSession) -> tuple[datetime | None, datetime | None]:
+        """The user's first and last play of any kind and length."""
+        if self._extent is None:
+            first = select(Play.played_at).where(Play.user_id == self._user_id)
+            earliest = (await session.execute(first.order_by(Play.played_at).limit(1))).scalar()
+            latest = (
+                await session.execute(first.order_by(Play.played_at.desc()).limit(1))
+            ).scalar()
+            self._extent = (earliest, latest)
+        return self._extent
+
+    async def _has_unfolded(self, session: AsyncSession) -> bool:
+        """Whether the user has plays above the watermark."""
+        if self._unfolded is None:
+            stmt = (
+                select(Play.id)
+                .where(Play.id > self._view.rolled_up_to, Play.user_id == self._user_id)
+                .limit(1)
+            )
+            self._unfolded = (await session.execute(stmt)).first() is not None
+        return self._unfolded
+
+    async def _window(
+        self, session: AsyncSession, scope: PlayScope
+    ) -> tuple[datetime | None, datetime | None]:
+        """The scope's window with sides that no play lies beyond left open."""
+        first, last = await self._plays_extent(session)
+        start = scope.start if scope.start is not None and first is not None else None
+        end = scope.end if scope.end is not None and last is not None else None
+        if start is not None and first is not None and start <= first:
+            start = None
+        if end is not None and last is not None and end > last:
+            end = None
+        return start, end
+
+    async def _months(self, session: AsyncSession, scope: PlayScope) -> Cover:
+        """Whole UTC months of the window, and its edges (each read raw, or as the whole month
+        less the rest of it when that is shorter)."""
+        start, end = await self._window(session, scope)
+        if start is None and end is None:
+            unfolded = RawPart(scope.start, scope.end, folded=False)
+            return Cover(None, None, (), (unfolded,), all_time=True)
+        lo = None if start is None else month_of(start) + (start != month_start(month_of(start)))
+        hi = None if end is None else month_of(end)
+        unfolded = RawPart(scope.start, scope.end, folded=False)
+        if lo is not None and hi is not None and lo >= hi:
+            return Cover(0, 0, (), (RawPart(start, end), unfolded))
+        extra: list[int] = []
+        raw: list[RawPart] = [unfolded]
+        if start is not None and lo is not None:
+            edge = month_start(lo)
+            whole = month_start(lo - 1)
+            if edge - start > start - whole:
+                extra.append(lo - 1)
+                raw.append(RawPart(whole, start, sign=-1))
+            elif start < edge:
+                raw.append(RawPart(start, edge))
+        if end is not None and hi is not None:
+            edge = month_start(hi)
+            after = month_start(hi + 1)
+            if end - edge > after - end:
+                extra.append(hi)
+                raw.append(RawPart(end, after, sign=-1))
+            elif edge < end:
+                raw.append(RawPart(edge, end))
+        return Cover(lo, hi, tuple(extra), tuple(raw))
+
+    async def _days(self, session: AsyncSession, scope: PlayScope) -> Cover:
+        """Whole UTC days of the window, its partial days and unfolded plays read raw."""
+        start, end = await self._window(session, scope)
+        unfolded = RawPart(scope.start, scope.end, folded=False)
+        lo = None if start is None else day_of(start) + (start != day_start(day_of(start)))
+        hi = None if end is None else day_of(end)
+        if lo is not None and hi is not None and lo >= hi:
+            return Cover(0, 0, (), (RawPart(start, end), unfolded))
+        raw = [unfolded]
+        if start is not None and lo is not None and start < day_start(lo):
+            raw.append(RawPart(start, day_start(lo)))
+        if end is not None and hi is not None and day_start(hi) < end:
+            raw.append(RawPart(day_start(hi), end))
+        return Cover(lo, hi, (), tuple(raw))
+
+    def _kinds(self, scope: PlayScope) -> list[ItemKind]:
+        return list(ItemKind) if scope.include_episodes else [ItemKind.TRACK]
+
+    def _raw_where(self, scope: PlayScope, part: RawPart) -> list[ColumnElement[bool]]:
+        """Conditions on `plays` of a raw part (each part alone can use an index)."""
+        clauses: list[ColumnElement[bool]] = [
+            Play.user_id == self._user_id,
+            Play.ms_played >= scope.min_ms,
+            Play.id <= self._view.rolled_up_to
+            if part.folded
+            else Play.id > self._view.rolled_up_to,
+        ]
+        if not scope.include_episodes:
+            clauses.append(Play.item_kind == ItemKind.TRACK)
+        if part.start is not None:
+            clauses.append(Play.played_at >= part.start)
+        if part.end is not None:
+            clauses.append(Play.played_at < part.end)
+        return clauses
+
+    @staticmethod
+    def _bucket_range(column: Any, cover: Cover) -> ColumnElement[bool] | None:
+        """`column` within the cover's buckets [lo, hi) or its extra buckets; None: all."""
+        if cover.all_time:
+            return None
+        inside: list[ColumnElement[bool]] = []
+        if cover.lo is not None:
+            inside.append(column >= cover.lo)
+        if cover.hi is not None:
+            inside.append(column < cover.hi)
+        within = and_(*inside) if inside else literal(True)
+        return or_(within, column.in_(cover.extra)) if cover.extra else within
+
+    # -- per track and per artist ---------------------------------------------------------
+
+    def _entity_parts(
+        self,
+        scope: PlayScope,
+        kind: Kind,
+        cover: Cover,
+        *,
+        primary_only: bool = False,
+        ids: AnySelect | list[str] | None = None,
+    ) -> list[AnySelect]:
+        """SELECTs of (id, plays, ms) whose sum per id is the scope's counted plays."""
+        kinds = self._kinds(scope)
+        parts: list[AnySelect] = []
+        if kind == "track":
+            table: Any = ListeningTrack if cover.all_time else ListeningTrackMonth
+            key = table.track_id
+            plays, ms = table.plays, table.ms_played
+        else:
+            table = ListeningArtist if cover.all_time else ListeningArtistMonth
+            key = table.artist_id
+            plays = table.primary_plays if primary_only else table.plays
+            ms = table.primary_ms_played if primary_only else table.ms_played
+        summary = select(key.label("id"), plays.label("plays"), ms.label("ms")).where(
+            table.user_id == self._user_id, table.item_kind.in_(kinds)
+        )
+        months = self._bucket_range(table.month, cover) if not cover.all_time else None
+        if months is not None:
+            summary = summary.where(months)
+        if primary_only:
+            summary = summary.where(plays > 0)
+        if ids is not None:
+            summary = summary.where(key.in_(ids))
+        parts.append(summary)
+        for part in cover.raw:
+            sign = literal(part.sign)
+            if kind == "track":
+                raw = select(
+                    Play.track_id.label("id"),
+                    sign.label("plays"),
+                    (Play.ms_played * part.sign).label("ms"),
+                ).where(*self._raw_where(scope, part))
+                raw_key: Any = Play.track_id
+            else:
+                raw = (
+                    select(
+                        TrackArtist.artist_id.label("id"),
+                        sign.label("plays"),
+                        (Play.ms_played * part.sign).label("ms"),
+                    )
+                    .join(TrackArtist, TrackArtist.track_id == Play.track_id)
+                    .where(*self._raw_where(scope, part))
+                )
+                raw_key = TrackArtist.artist_id
+                if primary_only:
+                    raw = raw.where(TrackArtist.position == 0)
+            if ids is not None:
+                raw = raw.where(raw_key.in_(ids))
+            parts.append(raw)
+        return parts
+
+    @staticmethod
+    def _sums(parts: list[AnySelect]) -> Subquery:
+        """(id, plays, ms) per id over the parts, for ids with plays left."""
+        union = union_all(*parts).subquery()
+        plays = func.sum(union.c.plays)
+        return (
+            select(union.c.id, plays.label("plays"), func.sum(union.c.ms).label("ms"))
+            .group_by(union.c.id)
+            .having(plays > 0)
+            .subquery()
+        )
+
+    async def _top(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        *,
+        limit: int,
+        min_plays: int = 1,
+        primary_only: bool = False,
+    ) -> list[tuple[str, int, int]]:
+        """(id, plays, ms) of the most played artists or tracks."""
+        cover = await self._months(session, scope)
+        kinds = self._kinds(scope)
+        if cover.all_time and len(kinds) == 1 and not await self._has_unfolded(session):
+            if kind == "track":
+                table: Any = ListeningTrack
+                key, plays, ms = table.track_id, table.plays, table.ms_played
+            else:
+                table = ListeningArtist
+                key = table.artist_id
+                plays = table.primary_plays if primary_only else table.plays
+                ms = table.primary_ms_played if primary_only else table.ms_played
+            stmt: AnySelect = (
+                select(key, plays, ms)
+                .where(
+                    table.user_id == self._user_id,
+                    table.item_kind == kinds[0],
+                    plays >= max(min_plays, 1),
+                )
+                .order_by(plays.desc(), ms.desc(), key)
+                .limit(limit)
+            )
+        else:
+            sums = self._sums(self._entity_parts(scope, kind, cover, primary_only=primary_only))
+            stmt = (
+                select(sums.c.id, sums.c.plays, sums.c.ms)
+                .order_by(sums.c.plays.desc(), sums.c.ms.desc(), sums.c.id)
+                .limit(limit)
+            )
+            if min_plays > 1:
+                stmt = stmt.where(sums.c.plays >= min_plays)
+        return [(r[0], int(r[1]), int(r[2])) for r in (await session.execute(stmt)).all()]
+
+    async def top_artists(
+        self, session: AsyncSession, scope: PlayScope, *, limit: int, primary_only: bool = False
+    ) -> list[ArtistRow]:
+        """Artists by plays, then minutes, then id."""
+        rows = await self._top(session, scope, "artist", limit=limit, primary_only=primary_only)
+        names = await self._raw.artist_names_by_id(session, [r[0] for r in rows])
+        return [ArtistRow(r[0], names.get(r[0], r[0]), r[1], r[2]) for r in rows]
+
+    async def top_tracks(
+        self, session: AsyncSession, scope: PlayScope, *, limit: int, min_plays: int = 1
+    ) -> list[TrackRow]:
+        """Tracks by plays, then minutes, then id; only those played `min_plays` times."""
+        rows = await self._top(session, scope, "track", limit=limit, min_plays=min_plays)
+        tracks = await self._raw.tracks_by_id(session, [r[0] for r in rows])
+        return [
+            TrackRow(r[0], tracks[r[0]][0], tracks[r[0]][1], tracks[r[0]][2], r[1], r[2])
+            for r in rows
+        ]
+
+    async def _distinct(self, session: AsyncSession, scope: PlayScope, kind: Kind) -> int:
+        """How many tracks (or credited artists) have counted plays in the scope."""
+        start, end = await self._window(session, scope)
+        if (start is None or end is None) and not await self._has_unfolded(session):
+            table: Any = ListeningTrack if kind == "track" else ListeningArtist
+            key = table.track_id if kind == "track" else table.artist_id
+            kinds = self._kinds(scope)
+            counted = func.count() if len(kinds) == 1 else func.count(key.distinct())
+            stmt = select(counted).where(table.user_id == self._user_id, table.item_kind.in_(kinds))
+            # Without plays after the window, a track is in it when its last play is.
+            if start is not None:
+                stmt = stmt.where(table.last_played_at >= start)
+            if end is not None:
+                stmt = stmt.where(table.first_played_at < end)
+            return int((await session.execute(stmt)).scalar_one())
+        sums = self._sums(self._entity_parts(scope, kind, await self._months(session, scope)))
+        return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
+
+    async def distinct_artists(self, session: AsyncSession, scope: PlayScope) -> int:
+        """How many artists are credited on the scope's plays."""
+        return await self._distinct(session, scope, "artist")
+
+    # -- totals and times of day ----------------------------------------------------------
+
+    def _day_rows(self, scope: PlayScope, cover: Cover) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = [
+            ListeningDay.user_id == self._user_id,
+            ListeningDay.item_kind.in_(self._kinds(scope)),
+        ]
+        days = self._bucket_range(ListeningDay.day, cover)
+        if days is not None:
+            clauses.append(days)
+        return clauses
+
+    async def _raw_plays(
+        self, session: AsyncSession, scope: PlayScope, cover: Cover
+    ) -> list[tuple[datetime, int, str]]:
+        """(played_at, ms, source) of the cover's raw parts (all of sign +1 for days)."""
+        rows: list[tuple[datetime, int, str]] = []
+        for part in cover.raw:
+            stmt = select(Play.played_at, Play.ms_played, Play.source).where(
+                *self._raw_where(scope, part)
+            )
+            rows.extend((r[0], int(r[1]), str(r[2])) for r in (await session.execute(stmt)).all())
+        return rows
+
+    async def totals(self, session: AsyncSession, scope: PlayScope) -> Totals:
+        """Plays, milliseconds, distinct tracks, first and last play in the scope."""
+        cover = await self._days(session, scope)
+        summed = select(
+            func.coalesce(func.sum(ListeningDay.plays), 0),
+            func.coalesce(func.sum(ListeningDay.ms_played), 0),
+        ).where(*self._day_rows(scope, cover))
+        plays, ms = (await session.execute(summed)).one()
+        plays, ms = int(plays), int(ms)
+        for _played_at, played_ms, _source in await self._raw_plays(session, scope, cover):
+            plays += 1
+            ms += played_ms
+        first = await self._raw.first_play(session, scope)
+        last_stmt = (
+            select(Play.played_at)
+            .where(*scope.conditions())
+            .order_by(Play.played_at.desc())
+            .limit(1)
+        )
+        last = (await session.execute(last_stmt)).scalar_one_or_none()
+        distinct = await self._distinct(session, scope, "track") if plays else 0
+        return Totals(plays, ms, distinct, first, last)
+
+    async def first_play(self, session: AsyncSession, scope: PlayScope) -> datetime | None:
+        """When the scope's first counted play ended, or None without plays."""
+        return await self._raw.first_play(session, scope)
+
+    async def plays_by_source(self, session: AsyncSession, scope: PlayScope) -> dict[str, int]:
+        """Plays per source."""
+        cover = await self._days(session, scope)
+        stmt = select(
+            func.coalesce(func.sum(ListeningDay.api_plays), 0),
+            func.coalesce(func.sum(ListeningDay.extended_export_plays), 0),
+            func.coalesce(func.sum(ListeningDay.account_export_plays), 0),
+        ).where(*self._day_rows(scope, cover))
+        api, extended, account = (await session.execute(stmt)).one()
+        counts: dict[str, int] = defaultdict(int)
+        counts.update(
+            {"api": int(api), "extended_export": int(extended), "account_export": int(account)}
+        )
+        for _played_at, _ms, source in await self._raw_plays(session, scope, cover):
+            counts[source] += 1
+        return {source: n for source, n in counts.items() if n}
+
+    async def weekday_hour_counts(
+        self, session: AsyncSession, scope: PlayScope, offsets: UtcOffsets
+    ) -> list[tuple[int, int, int]]:
+        """(local weekday with Monday 0, local hour, plays) of the non-empty hours of the week."""
+        regimes = _Regimes.of(offsets)
+        if regimes is None:
+            return await self._raw.weekday_hour_counts(session, scope, offsets)
+        cover = await self._days(session, scope)
+        clauses = self._day_rows(scope, cover)
+        counts: dict[int, int] = defaultdict(int)
+        weekday = ((ListeningDay.day + 3) % 7).label("weekday")
+        shift = regimes.day_hours(ListeningDay.day).label("shift")
+        transitions = sorted(regimes.transition_days)
+        grouped = (
+            select(weekday, shift, *[func.sum(column) for column in _PLAY_HOURS])
+            .where(*clauses, ListeningDay.day.not_in(transitions))
+            .group_by(weekday, shift)
+        )
+        for row in (await session.execute(grouped)).all():
+            day_of_week, hours_ahead = int(row[0]), int(row[1])
+            for hour in HOURS:
+                if row[2 + hour]:
+                    counts[(day_of_week * 24 + hour + hours_ahead) % 168] += int(row[2 + hour])
+        if regimes.transition_days:
+            split = select(ListeningDay.day, *_PLAY_HOURS).where(
+                *clauses, ListeningDay.day.in_(transitions)
+            )
+            for row in (await session.execute(split)).all():
+                for hour in HOURS:
+                    if row[1 + hour]:
+                        seconds = int(row[0]) * SECONDS_PER_DAY + hour * 3600
+                        local_hour = (seconds + regimes.offset_at(seconds)) // 3600
+                        counts[(local_hour + 72) % 168] += int(row[1 + hour])
+        for played_at, _ms, _source in await self._raw_plays(session, scope, cover):
+            seconds = epoch_seconds(played_at)
+            counts[((seconds + regimes.offset_at(seconds)) // 3600 + 72) % 168] += 1
+        return [(how // 24, how % 24, n) for how, n in counts.items() if n]
+
+    async def _local_day_totals(
+        self, session: AsyncSession, scope: PlayScope, offsets: UtcOffsets
+    ) -> dict[int, list[int]] | None:
+        """local day number -> [plays, ms]; None when the zone is not on whole hours."""
+        regimes = _Regimes.of(offsets)
+        if regimes is None:
+            return None
+        cover = await self._days(session, scope)
+        clauses = self._day_rows(scope, cover)
+        totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        transitions = sorted(regimes.transition_days)
+        for first_day, end_day, hours_ahead in regimes.cases():
+            # Hours before `cut` fall on the UTC date (east of UTC) or the day before (west).
+            cut = 24 - hours_ahead if hours_ahead >= 0 else -hours_ahead
+            early = 0 if hours_ahead >= 0 else -1
+            regime: list[ColumnElement[bool]] = [ListeningDay.day.not_in(transitions)]
+            if first_day is not None:
+                regime.append(ListeningDay.day >= first_day)
+            if end_day is not None:
+                regime.append(ListeningDay.day < end_day)
+            stmt = select(
+                ListeningDay.day,
+                _hour_sum(_PLAY_HOURS, range(min(cut, 24))),
+                ListeningDay.plays,
+                _hour_sum(_MS_HOURS, range(min(cut, 24))),
+                ListeningDay.ms_played,
+            ).where(*clauses, *regime)
+            for day, early_plays, plays, early_ms, ms in (await session.execute(stmt)).all():
+                first_date = int(day) + early
+                totals[first_date][0] += int(early_plays)
+                totals[first_date][1] += int(early_ms)
+                totals[first_date + 1][0] += int(plays) - int(early_plays)
+                totals[first_date + 1][1] += int(ms) - int(early_ms)
+        if regimes.transition_days:
+            split = select(ListeningDay.day, *_PLAY_HOURS, *_MS_HOURS).where(
+                *clauses, ListeningDay.day.in_(transitions)
+            )
+            for row in (await session.execute(split)).all():
+                for hour in HOURS:
+                    seconds = int(row[0]) * SECONDS_PER_DAY + hour * 3600
+                    local_day = (seconds + regimes.offset_at(seconds)) // SECONDS_PER_DAY
+                    totals[local_day][0] += int(row[1 + hour])
+                    totals[local_day][1] += int(row[25 + hour])
+        for played_at, ms, _source in await self._raw_plays(session, scope, cover):
+            seconds = epoch_seconds(played_at)
+            local_day = (seconds + regimes.offset_at(seconds)) // SECONDS_PER_DAY
+            totals[local_day][0] += 1
+            totals[local_day][1] += ms
+        return totals
+
+    async def local_days_with_plays(
+        self, session: AsyncSession, scope: PlayScope, offsets: UtcOffsets
+    ) -> int:
+        """How many local calendar dates have at least one play."""
+        totals = await self._local_day_totals(session, scope, offsets)
+        if totals is None:
+            return await self._raw.local_days_with_plays(session, scope, offsets)
+        return sum(1 for plays, _ms in totals.values() if plays)
+
+    async def daily_totals(
+        self, session: AsyncSession, scope: PlayScope, offsets: UtcOffsets
+    ) -> list[tuple[int, int, int]]:
+        """(local day number since 1970, plays, ms) for every local day with plays."""
+        totals = await self._local_day_totals(session, scope, offsets)
+        if totals is None:
+            return await self._raw.daily_totals(session, scope, offsets)
+        return [(day, plays, ms) for day, (plays, ms) in sorted(totals.items()) if plays]
+
+    # -- gaps -----------------------------------------------------------------------------
+
+    async def largest_gaps(
+        self, session: AsyncSession, scope: PlayScope, *, limit: int
+    ) -> list[GapRow]:
+        """The longest stretches between consecutive plays, longest first."""
+        cover = await self._days(session, scope)
+        unfolded_days = [
+            day
+            for day in await self._unfolded_days(session, scope)
+            if (cover.lo is None or day >= cover.lo) and (cover.hi is None or day < cover.hi)
+        ]
+        clauses = self._day_rows(scope, cover)
+        if unfolded_days:
+            clauses.append(ListeningDay.day.not_in(unfolded_days))
+        stmt = select(
+            ListeningDay.day,
+            ListeningDay.plays,
+            ListeningDay.first_played_at,
+            ListeningDay.last_played_at,
+            ListeningDay.longest_gap_after,
+            ListeningDay.longest_gap_before,
+            ListeningDay.second_gap_seconds,
+        ).where(*clauses)
+        days: dict[int, _GapDay] = {}
+        for day, plays, first, last, after, before, second in (await session.execute(stmt)).all():
+            known = days.get(int(day))
+            if known is None:
+                days[int(day)] = _GapDay(int(plays), first, last, after, before, int(second))
+            else:  # a second kind on the same day: its inner gaps are not known
+                days[int(day)] = known.merged(int(plays), first, last)
+        points: list[datetime] = [
+            played_at for played_at, _ms, _s in await self._raw_plays(session, scope, cover)
+        ]
+        # Unfolded plays are among the raw ones; their days' folded plays are read too.
+        for day in unfolded_days:
+            points.extend(await self._day_plays(session, scope, day))
+        gaps = _gap_candidates(days, points)
+        threshold = gaps[limit - 1].seconds if len(gaps) >= limit else -1
+        hidden = [day for day, info in days.items() if info.may_hide(threshold)]
+        if hidden:
+            for day in hidden:
+                del days[day]
+                points.extend(await self._day_plays(session, scope, day))
+            gaps = _gap_candidates(days, points)
+        return gaps[:limit]
+
+    async def _unfolded_days(self, session: AsyncSession, scope: PlayScope) -> list[int]:
+        """UTC days of the window holding unfolded plays."""
+        if not await self._has_unfolded(session):
+            return []
+        day = UtcDay(Play.played_at)
+        stmt = (
+            select(day)
+            .where(*self._raw_where(scope, RawPart(scope.start, scope.end, folded=False)))
+            .distinct()
+        )
+        return sorted(int(d) for d in (await session.execute(stmt)).scalars())
+
+    async def _day_plays(self, session: AsyncSession, scope: PlayScope, day: int) -> list[datetime]:
+        """End times of the scope's folded counted plays on one whole UTC day of the window."""
+        part = RawPart(day_start(day), day_start(day + 1))
+        stmt = select(Play.played_at).where(*self._raw_where(scope, part))
+        return list((await session.execute(stmt)).scalars())
+
+    # -- first listens --------------------------------------------------------------------
+
+    async def _unfolded_firsts(
+        self, session: AsyncSession, scope: PlayScope, kind: Kind
+    ) -> dict[str, tuple[datetime, datetime | None]]:
+        """id -> (first unfolded play before the scope's end, first folded play) of every
+        artist or track with unfolded plays."""
+        if not await self._has_unfolded(session):
+            return {}
+        part = RawPart(None, scope.end, folded=False)
+        if kind == "track":
+            key: Any = Play.track_id
+            stmt = select(key, func.min(Play.played_at)).where(*self._raw_where(scope, part))
+        else:
+            key = TrackArtist.artist_id
+            stmt = (
+                select(key, func.min(Play.played_at))
+                .join(TrackArtist, TrackArtist.track_id == Play.track_id)
+                .where(*self._raw_where(scope, part))
+            )
+        unfolded = {r[0]: r[1] for r in (await session.execute(stmt.group_by(key))).all()}
+        if not unfolded:
+            return {}
+        table: Any = ListeningTrack if kind == "track" else ListeningArtist
+        table_key = table.track_id if kind == "track" else table.artist_id
+        folded_stmt = (
+            select(table_key, func.min(table.first_played_at))
+            .where(
+                table.user_id == self._user_id,
+                table.item_kind.in_(self._kinds(scope)),
+                table_key.in_(list(unfolded)),
+            )
+            .group_by(table_key)
+        )
+        folded = {r[0]: r[1] for r in (await session.execute(folded_stmt)).all()}
+        return {key_id: (first, folded.get(key_id)) for key_id, first in unfolded.items()}
+
+    async def _first_heard_count(
+        self, session: AsyncSession, scope: PlayScope, kind: Kind, since: datetime
+    ) -> int:
+        table: Any = ListeningTrack if kind == "track" else ListeningArtist
+        key = table.track_id if kind == "track" else table.artist_id
+        first = func.min(table.first_played_at)
+        firsts = (
+            select(key, first.label("first"))
+            .where(table.user_id == self._user_id, table.item_kind.in_(self._kinds(scope)))
+            .group_by(key)
+            .having(first >= since)
+        )
+        if scope.end is not None:
+            firsts = firsts.having(first < scope.end)
+        count = int(
+            (
+                await session.execute(select(func.count()).select_from(firsts.subquery()))
+            ).scalar_one()
+        )
+        for unfolded, folded in (await self._unfolded_firsts(session, scope, kind)).values():
+            true_first = min(unfolded, folded) if folded is not None else unfolded
+            count += _inside(true_first, since, scope.end) - _inside(folded, since, scope.end)
+        return count
+
+    async def new_tracks(self, session: AsyncSession, scope: PlayScope, since: datetime) -> int:
+        """Tracks first heard (ever) at or after `since` and before the scope's end."""
+        return await self._first_heard_count(session, scope, "track", since)
+
+    async def new_artists(self, session: AsyncSession, scope: PlayScope, since: datetime) -> int:
+        """Artists first heard (ever) at or after `since` and before the scope's end."""
+        return await self._first_heard_count(session, scope, "artist", since)
+
+    async def discovered(
+        self, session: AsyncSession, scope: PlayScope, kind: Kind, *, limit: int
+    ) -> list[DiscoveredRow]:
+        """Artists or tracks first heard inside the window, most played there first."""
+        if await self._has_unfolded(session):
+            return await self._raw.discovered(session, scope, kind, limit=limit)
+        table: Any = ListeningTrack if kind == "track" else ListeningArtist
+        key = table.track_id if kind == "track" else table.artist_id
+        first = func.min(table.first_played_at).label("first")
+        heard = (
+            select(key.label("id"), first)
+            .where(table.user_id == self._user_id, table.item_kind.in_(self._kinds(scope)))
+            .group_by(key)
+        )
+        if scope.start is not None:
+            heard = heard.having(func.min(table.first_played_at) >= scope.start)
+        if scope.end is not None:
+            heard = heard.having(func.min(table.first_played_at) < scope.end)
+        heard_sub = heard.subquery()
+        _start, end = await self._window(session, scope)
+        if end is None:
+            totals = (
+                select(
+                    key.label("id"),
+                    func.sum(table.plays).label("plays"),
+                    func.sum(table.ms_played).label("ms"),
+                )
+                .where(table.user_id == self._user_id, table.item_kind.in_(self._kinds(scope)))
+                .group_by(key)
+                .subquery()
+            )
+        else:
+            # Every play of a track first heard inside the window is at or after its start.
+            cover = await self._months(session, scope)
+            totals = self._sums(self._entity_parts(scope, kind, cover))
+        stmt = (
+            select(heard_sub.c.id, heard_sub.c.first, totals.c.plays, totals.c.ms)
+            .join(totals, totals.c.id == heard_sub.c.id)
+            .order_by(totals.c.plays.desc(), totals.c.ms.desc(), heard_sub.c.first, heard_sub.c.id)
+            .limit(limit)
+        )
+        return [
+            DiscoveredRow(r[0], r[1], int(r[2]), int(r[3]))
+            for r in (await session.execute(stmt)).all()
+        ]
+
+    async def discovery_counts(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        offsets: UtcOffsets,
+        buckets: LocalBuckets,
+    ) -> list[int]:
+        """How many artists or tracks were first heard in each local bucket of the window."""
+        if await self._has_unfolded(session) or (kind == "artist" and scope.include_episodes):
+            # An artist heard in two kinds is counted on each kind's day row.
+            return await self._raw.discovery_counts(session, scope, kind, offsets, buckets)
+        counts = [0] * len(buckets.starts)
+        # Instants where a bucket or the window begins or ends, inside a UTC day.
+        cuts = sorted(
+            {
+                moment
+                for moment in (*buckets.instants, scope.start, scope.end)
+                if moment is not None and moment != day_start(day_of(moment))
+            }
+        )
+        split_days = sorted({day_of(moment) for moment in cuts})
+        column = ListeningDay.new_items if kind == "track" else ListeningDay.new_artists
+        stmt = select(ListeningDay.day, func.sum(column)).where(
+            ListeningDay.user_id == self._user_id,
+            ListeningDay.item_kind.in_(self._kinds(scope)),
+            column > 0,
+        )
+        if scope.start is not None:
+            stmt = stmt.where(ListeningDay.day >= day_of(scope.start))
+        if scope.end is not None:
+            stmt = stmt.where(ListeningDay.day <= day_of(scope.end))
+        if split_days:
+            stmt = stmt.where(ListeningDay.day.not_in(split_days))
+        for day, n in (await session.execute(stmt.group_by(ListeningDay.day))).all():
+            index = buckets.index_of_instant(day_start(int(day)))
+            if index is not None and _inside(day_start(int(day)), scope.start, scope.end):
+                counts[index] += int(n)
+        if split_days:
+            for moment, n in await self._firsts_in_split_days(session, scope, kind, split_days):
+                index = buckets.index_of_instant(moment)
+                if index is not None and _inside(moment, scope.start, scope.end):
+                    counts[index] += n
+        return counts
+
+    async def _firsts_in_split_days(
+        self, session: AsyncSession, scope: PlayScope, kind: Kind, days: list[int]
+    ) -> list[tuple[datetime, int]]:
+        """(first listen, 1) of every artist or track first heard on one of `days`."""
+        table: Any = ListeningTrack if kind == "track" else ListeningArtist
+        ranges = [
+            and_(table.first_played_at >= day_start(d), table.first_played_at < day_start(d + 1))
+            for d in days
+        ]
+        stmt = select(table.first_played_at).where(
+            table.user_id == self._user_id,
+            table.item_kind.in_(self._kinds(scope)),
+            or_(*ranges),
+        )
+        return [(moment, 1) for moment in (await session.execute(stmt)).scalars()]
+
+    # -- comparing two periods ------------------------------------------------------------
+
+    async def artist_shifts(
+        self, session: AsyncSession, a: PlayScope, b: PlayScope, *, rising: bool, limit: int
+    ) -> list[ShiftRow]:
+        """Artists whose plays changed most from period B to period A."""
+        parts: list[AnySelect] = []
+        for scope, column in ((a, "a"), (b, "b")):
+            cover = await self._months(session, scope)
+            for part in self._entity_parts(scope, "artist", cover):
+                sub = part.subquery()
+                in_a = sub.c.plays if column == "a" else literal(0)
+                in_b = sub.c.plays if column == "b" else literal(0)
+                parts.append(select(sub.c.id, in_a.label("pa"), in_b.label("pb")))
+        union = union_all(*parts).subquery()
+        plays_a, plays_b = func.sum(union.c.pa), func.sum(union.c.pb)
+        change = plays_a - plays_b
+        stmt = select(union.c.id, plays_a, plays_b).group_by(union.c.id).limit(limit)
+        if rising:
+            stmt = stmt.having(change > 0).order_by(change.desc(), plays_a.desc(), union.c.id)
+        else:
+            stmt = stmt.having(change < 0).order_by(change, plays_b.desc(), union.c.id)
+        rows = (await session.execute(stmt)).all()
+        names = await self._raw.artist_names_by_id(session, [r[0] for r in rows])
+        return [ShiftRow(r[0], names.get(r[0], r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    # -- one artist or track --------------------------------------------------------------
+
+    async def _candidates(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        matching: AnySelect,
+        limit: int,
+    ) -> list[CandidateRow]:
+        """Artists or tracks whose ids satisfy `matching`, with their counted plays."""
+        sums = self._sums(
+            self._entity_parts(scope, kind, await self._months(session, scope), ids=matching)
+        )
+        named: Any = Artist if kind == "artist" else Track
+        stmt = (
+            select(sums.c.id, named.name, sums.c.plays)
+            .join(named, named.id == sums.c.id)
+            .order_by(sums.c.plays.desc(), named.name, sums.c.id)
+            .limit(limit)
+        )
+        return [CandidateRow(r[0], r[1], int(r[2])) for r in (await session.execute(stmt)).all()]
+
+    async def artist_candidates(
+        self, session: AsyncSession, scope: PlayScope, name: str, *, exact: bool, limit: int
+    ) -> list[CandidateRow]:
+        """Heard artists named `name` (or containing it), most played first."""
+        pattern = like_pattern(name) if exact else f"%{like_pattern(name)}%"
+        matching = select(Artist.id).where(Artist.name.ilike(pattern, escape="\\"))
+        return await self._candidates(session, scope, "artist", matching, limit)
+
+    async def track_candidates(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        name: str,
+        *,
+        artist: str | None,
+        exact: bool,
+        limit: int,
+    ) -> list[CandidateRow]:
+        """Heard tracks named (or containing) `name`, optionally by `artist`; most played first."""
+        pattern = like_pattern(name) if exact else f"%{like_pattern(name)}%"
+        tracks = select(Track.id).where(Track.name.ilike(pattern, escape="\\"))
+        if artist:
+            credited = (
+                select(TrackArtist.track_id)
+                .join(Artist, Artist.id == TrackArtist.artist_id)
+                .where(Artist.name.ilike(f"%{like_pattern(artist)}%", escape="\\"))
+            )
+            tracks = tracks.where(Track.id.in_(credited))
+        return await self._candidates(session, scope, "track", tracks, limit)
+
+    async def subject_stats(
+        self, session: AsyncSession, scope: PlayScope, subject: Subject
+    ) -> SubjectStats:
+        """Counted plays of an artist or track in the scope: count, ms, first and last."""
+        cover = await self._months(session, scope)
+        sums = self._sums(self._entity_parts(scope, subject.kind, cover, ids=[subject.id]))
+        row = (await session.execute(select(sums.c.plays, sums.c.ms))).first()
+        if row is None:
+            return SubjectStats(0, 0, None, None)
+        first = await self._extreme(session, scope, subject, last=False)
+        last = await self._extreme(session, scope, subject, last=True)
+        return SubjectStats(int(row[0]), int(row[1]), first, last)
+
+    async def _extreme(
+        self, session: AsyncSession, scope: PlayScope, subject: Subject, *, last: bool
+    ) -> datetime | None:
+        """The subject's first (or last) counted play in the scope, found month by month."""
+        table: Any = ListeningTrackMonth if subject.kind == "track" else ListeningArtistMonth
+        key = table.track_id if subject.kind == "track" else table.artist_id
+        months = select(table.month).where(
+            table.user_id == self._user_id,
+            key == subject.id,
+            table.item_kind.in_(self._kinds(scope)),
+        )
+        if scope.start is not None:
+            months = months.where(table.month >= month_of(scope.start))
+        if scope.end is not None:
+            months = months.where(table.month <= month_of(scope.end))
+        months = months.distinct().order_by(table.month.desc() if last else table.month)
+        found: datetime | None = None
+        for month in (await session.execute(months)).scalars():
+            found = await self._extreme_between(
+                session,
+                scope,
+                subject,
+                max(month_start(int(month)), scope.start)
+                if scope.start
+                else month_start(int(month)),
+                min(month_start(int(month) + 1), scope.end)
+                if scope.end
+                else month_start(int(month) + 1),
+                last=last,
+                folded=True,
+            )
+            if found is not None:
+                break
+        unfolded = (
+            await self._extreme_between(
+                session, scope, subject, scope.start, scope.end, last=last, folded=False
+            )
+            if await self._has_unfolded(session)
+            else None
+        )
+        candidates = [moment for moment in (found, unfolded) if moment is not None]
+        if not candidates:
+            return None
+        return max(candidates) if last else min(candidates)
+
+    async def _extreme_between(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        subject: Subject,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        last: bool,
+        folded: bool,
+    ) -> datetime | None:
+        part = RawPart(start, end, folded=folded)
+        stmt = (
+            select(Play.played_at)
+            .where(subject.condition(), *self._raw_where(scope, part))
+            .order_by(Play.played_at.desc() if last else Play.played_at)
+            .limit(1)
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def edge_play(
+        self, session: AsyncSession, scope: PlayScope, subject: Subject, *, last: bool
+    ) -> PlayRow | None:
+        """The first (or last) counted play of an artist or track in the scope."""
+        moment = await self._extreme(session, scope, subject, last=last)
+        if moment is None:
+            return None
+        at = PlayScope(
+            user_id=scope.user_id,
+            start=moment,
+            end=moment + timedelta(microseconds=1),
+            min_ms=scope.min_ms,
+            include_episodes=scope.include_episodes,
+        )
+        return await self._raw.edge_play(session, at, subject, last=last)
+
+
+def _inside(moment: datetime | None, start: datetime | None, end: datetime | None) -> int:
+    """1 when `moment` lies in [start, end) (None: open), else 0."""
+    if moment is None:
+        return 0
+    if start is not None and moment < start:
+        return 0
+    if end is not None and moment >= end:
+        return 0
+    return 1
+
+
+@dataclass(frozen=True)
+class _GapDay:
+    """What a day row tells about gaps: its first and last play and its inner gaps."""
+
+    plays: int
+    first: datetime
+    last: datetime
+    gap_after: datetime | None
+    gap_before: datetime | None
+    second_gap: int
+    inner_known: bool = True
+
+    def merged(self, plays: int, first: datetime, last: datetime) -> _GapDay:
+        """The day with another kind's row added: inner gaps become unknown."""
+        return _GapDay(
+            self.plays + plays,
+            min(self.first, first),
+            max(self.last, last),
+            None,
+            None,
+            0,
+            inner_known=False,
+        )
+
+    def may_hide(self, threshold: int) -> bool:
+        """Whether an inner gap not listed could be at least `threshold` seconds long."""
+        if not self.inner_known:
+            return epoch_seconds(self.last) - epoch_seconds(self.first) >= threshold
+        return self.plays >= 3 and self.second_gap >= threshold
+
+
+def _gap_candidates(days: dict[int, _GapDay], points: list[datetime]) -> list[GapRow]:
+    """Gaps between consecutive days or plays, and each day's longest inner gap, longest
+    first; a day whose inner gaps are unknown contributes only its edges."""
+    segments: list[tuple[datetime, datetime, _GapDay | None]] = [
+        (info.first, info.last, info) for info in days.values()
+    ]
+    segments.extend((moment, moment, None) for moment in points)
+    segments.sort(key=lambda segment: (segment[0], segment[1]))
+    gaps: list[GapRow] = []
+    previous: datetime | None = None
+    for first, last, info in segments:
+        if previous is not None:
+            gaps.append(GapRow(previous, first, epoch_seconds(first) - epoch_seconds(previous)))
+        if info is not None and info.inner_known and info.gap_after and info.gap_before:
+            seconds = epoch_seconds(info.gap_before) - epoch_seconds(info.gap_after)
+            gaps.append(GapRow(info.gap_after, info.gap_before, seconds))
+        previous = last if previous is None else max(previous, last)
+    gaps.sort(key=lambda gap: (-gap.seconds, gap.after))
+    return gaps

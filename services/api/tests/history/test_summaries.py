@@ -1,0 +1,264 @@
+"""The listening summaries give the same answers as the plays, on both databases, whatever
+the window, zone or kinds, while new plays arrive unfolded, and after plays are deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.history.schemas import PlayFilter
+from app.history.service import HistoryService
+from app.history.summaries import ListeningSummaries
+from shared.db.models import (
+    ListeningArtist,
+    ListeningArtistMonth,
+    ListeningDay,
+    ListeningSummaryRebuild,
+    ListeningSummaryState,
+    ListeningTrack,
+    ListeningTrackMonth,
+    Play,
+    User,
+)
+from testkit.factories import create_artist, create_play, create_track, create_user
+
+from .conftest import utc
+from .histories import NOW, START, WINDOWS, RandomHistory, every_answer
+
+
+def _services(summaries: ListeningSummaries | None = None) -> tuple[HistoryService, HistoryService]:
+    """(from the plays, from the summaries), both at NOW."""
+    raw = HistoryService(clock=lambda: NOW, use_summaries=False)
+    summarized = HistoryService(clock=lambda: NOW, summaries=summaries or ListeningSummaries())
+    return raw, summarized
+
+
+async def _state(session: AsyncSession) -> tuple[int, int]:
+    row = (
+        await session.execute(
+            select(ListeningSummaryState.rolled_up_to, ListeningSummaryState.version)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def _summary_rows(session: AsyncSession, user_id: int) -> dict[str, list[tuple[Any, ...]]]:
+    """Every summary row of a user, as sorted plain tuples."""
+    tables: dict[str, Any] = {
+        "days": ListeningDay,
+        "tracks": ListeningTrack,
+        "artists": ListeningArtist,
+        "track_months": ListeningTrackMonth,
+        "artist_months": ListeningArtistMonth,
+    }
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for name, model in tables.items():
+        columns = list(model.__table__.columns)
+        result = await session.execute(select(*columns).where(model.user_id == user_id))
+        rows[name] = sorted(tuple(str(v) for v in row) for row in result.all())
+    return rows
+
+
+def _window_id(window: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in window.items()) or "all"
+
+
+class TestSameAnswers:
+    @pytest.mark.parametrize(
+        "window", WINDOWS, ids=lambda w: ",".join(f"{k}={v}" for k, v in w.items()) or "all"
+    )
+    async def test_every_answer_from_the_summaries_equals_the_one_from_the_plays(
+        self, db_session: AsyncSession, window: dict[str, Any]
+    ) -> None:
+        history = await RandomHistory(seed=len(str(window))).create(db_session)
+        assert history.user is not None
+        raw, summarized = _services()
+
+        expected = await every_answer(raw, db_session, history.user.id, window)
+        actual = await every_answer(summarized, db_session, history.user.id, window)
+
+        assert actual == expected
+        assert (await _state(db_session))[0] > 0  # the summaries did answer
+        assert expected["top_tracks"]["tracks"], "the window should hold plays"
+
+    async def test_thresholds_other_than_thirty_seconds_read_the_plays(
+        self, db_session: AsyncSession
+    ) -> None:
+        history = await RandomHistory(seed=3).create(db_session)
+        assert history.user is not None
+        raw, summarized = _services()
+        window = {"start": "2024-02-01", "min_ms": 0}
+
+        assert await every_answer(summarized, db_session, history.user.id, window) == (
+            await every_answer(raw, db_session, history.user.id, window)
+        )
+        assert await _state(db_session) == (0, 0)  # nothing was folded for it
+
+    async def test_comparing_with_the_stretch_right_before(self, db_session: AsyncSession) -> None:
+        history = await RandomHistory(seed=4).create(db_session)
+        assert history.user is not None
+        raw, summarized = _services()
+        for period in (PlayFilter(days=90), PlayFilter(start=utc("2024-04-05 13:00"))):
+            expected = await raw.compare_periods(db_session, history.user.id, period)
+            actual = await summarized.compare_periods(db_session, history.user.id, period)
+            assert actual == expected
+
+
+class TestNewPlays:
+    async def test_unfolded_plays_are_read_from_the_plays(self, db_session: AsyncSession) -> None:
+        history = await RandomHistory(seed=5).create(db_session)
+        assert history.user is not None
+        await ListeningSummaries().refresh(db_session)
+        # New plays with higher ids: recent ones, old ones from a late import, new tracks
+        # by a new artist, and one in the same second as a folded play.
+        newcomer = await create_artist(db_session, name="Newcomer")
+        fresh = await create_track(db_session, name="Fresh", artists=[newcomer])
+        history.tracks.append(fresh)
+        await history.add_plays(db_session, 40, utc("2024-12-20 00:00"), NOW)
+        await history.add_plays(db_session, 40, START, utc("2024-02-01 00:00"))
+        await create_play(db_session, user=history.user, track=fresh, played_at=START)
+        raw, summarized = _services(ListeningSummaries(fold_on_read=False))
+
+        for window in WINDOWS[:10]:
+            assert await every_answer(summarized, db_session, history.user.id, window) == (
+                await every_answer(raw, db_session, history.user.id, window)
+            ), window
+        rolled_up_to, _ = await _state(db_session)
+        newest = (await db_session.execute(select(func.max(Play.id)))).scalar_one()
+        assert rolled_up_to < newest  # the answers above did not fold them
+
+    async def test_folding_in_steps_equals_folding_at_once(self, db_session: AsyncSession) -> None:
+        history = await RandomHistory(seed=6).create(db_session, plays=150)
+        assert history.user is not None
+        summaries = ListeningSummaries()
+        await summaries.refresh(db_session)
+        await history.add_plays(db_session, 60, START, NOW)
+        await summaries.refresh(db_session)
+        await history.add_plays(db_session, 60, utc("2024-06-01 00:00"), utc("2024-06-03 00:00"))
+        await summaries.refresh(db_session)
+        in_steps = await _summary_rows(db_session, history.user.id)
+
+        db_session.add(ListeningSummaryRebuild(user_id=history.user.id))
+        await db_session.flush()
+        await summaries.refresh(db_session)
+
+        assert await _summary_rows(db_session, history.user.id) == in_steps
+        assert in_steps["days"]
+
+    async def test_the_fold_of_a_question_advances_the_watermark_once(
+        self, db_session: AsyncSession
+    ) -> None:
+        history = await RandomHistory(seed=7).create(db_session, plays=50)
+        assert history.user is not None
+        _, summarized = _services()
+
+        await summarized.top_tracks(db_session, history.user.id, PlayFilter())
+        first = await _state(db_session)
+        await summarized.heatmap(db_session, history.user.id, PlayFilter())
+
+        newest = (await db_session.execute(select(func.max(Play.id)))).scalar_one()
+        assert first[0] == newest
+        assert await _state(db_session) == first  # nothing new: no fold
+
+
+class TestDeletedPlays:
+    async def test_deleting_folded_plays_rebuilds_the_users_summaries(
+        self, db_session: AsyncSession
+    ) -> None:
+        history = await RandomHistory(seed=8).create(db_session)
+        assert history.user is not None
+        await ListeningSummaries().refresh(db_session)
+        # As when an import is deleted: its plays go, whatever they were.
+        doomed = (
+            select(Play.id)
+            .where(Play.user_id == history.user.id, Play.played_at < utc("2024-05-01 00:00"))
+            .scalar_subquery()
+        )
+        await db_session.execute(delete(Play).where(Play.id.in_(doomed)))
+        marked = (await db_session.execute(select(ListeningSummaryRebuild.user_id))).scalars()
+        assert list(marked) == [history.user.id]
+        raw, summarized = _services()
+
+        for window in WINDOWS[:6]:
+            assert await every_answer(summarized, db_session, history.user.id, window) == (
+                await every_answer(raw, db_session, history.user.id, window)
+            ), window
+        assert (await db_session.execute(select(ListeningSummaryRebuild))).first() is None
+
+    async def test_a_user_awaiting_a_rebuild_is_answered_from_the_plays(
+        self, db_session: AsyncSession
+    ) -> None:
+        history = await RandomHistory(seed=9).create(db_session, plays=120)
+        assert history.user is not None
+        await ListeningSummaries().refresh(db_session)
+        await db_session.execute(
+            delete(Play).where(Play.user_id == history.user.id, Play.ms_played > 200_000)
+        )
+        raw, summarized = _services(ListeningSummaries(fold_on_read=False))
+
+        assert await every_answer(summarized, db_session, history.user.id, {}) == (
+            await every_answer(raw, db_session, history.user.id, {})
+        )
+
+    async def test_deleting_unfolded_plays_marks_nothing(self, db_session: AsyncSession) -> None:
+        history = await RandomHistory(seed=10).create(db_session, plays=30)
+        assert history.user is not None
+        await ListeningSummaries().refresh(db_session)
+        late = await history.add_plays(db_session, 5, START, NOW)
+
+        await db_session.execute(delete(Play).where(Play.id.in_([p.id for p in late])))
+
+        assert (await db_session.execute(select(ListeningSummaryRebuild))).first() is None
+
+    async def test_changing_a_folded_play_rebuilds_its_user(self, db_session: AsyncSession) -> None:
+        history = await RandomHistory(seed=11).create(db_session, plays=60)
+        assert history.user is not None
+        await ListeningSummaries().refresh(db_session)
+        play = (
+            await db_session.execute(select(Play).where(Play.user_id == history.user.id).limit(1))
+        ).scalar_one()
+        play.ms_played = 29_000 if play.ms_played >= 30_000 else 31_000
+        await db_session.flush()
+        raw, summarized = _services()
+
+        assert await every_answer(summarized, db_session, history.user.id, {}) == (
+            await every_answer(raw, db_session, history.user.id, {})
+        )
+
+    async def test_new_plays_after_the_newest_user_is_deleted_are_counted(
+        self, db_session: AsyncSession
+    ) -> None:
+        # SQLite hands out the ids of deleted newest rows again; the watermark must follow.
+        kept = await RandomHistory(seed=12).create(db_session, plays=80)
+        gone = await RandomHistory(seed=13).create(db_session, plays=80)
+        assert kept.user is not None
+        assert gone.user is not None
+        await ListeningSummaries().refresh(db_session)
+        await db_session.execute(delete(Play).where(Play.user_id == gone.user.id))
+        await db_session.execute(delete(User).where(User.id == gone.user.id))
+        db_session.expunge_all()
+        await kept.add_plays(db_session, 30, START, NOW)
+        raw, summarized = _services()
+
+        for window in ({}, {"days": 90}):
+            assert await every_answer(summarized, db_session, kept.user.id, window) == (
+                await every_answer(raw, db_session, kept.user.id, window)
+            )
+
+
+class TestOtherUsers:
+    async def test_another_users_plays_never_count(self, db_session: AsyncSession) -> None:
+        mine = await RandomHistory(seed=14).create(db_session, plays=100)
+        theirs = await RandomHistory(seed=15).create(db_session, plays=100)
+        assert mine.user is not None
+        assert theirs.user is not None
+        lonely = await create_user(db_session)
+        raw, summarized = _services()
+
+        for user_id in (mine.user.id, theirs.user.id, lonely.id):
+            assert await every_answer(summarized, db_session, user_id, {"days": 365}) == (
+                await every_answer(raw, db_session, user_id, {"days": 365})
+            )
