@@ -71,10 +71,10 @@ class TestEveryServiceRefusesPlaceholders:
         assert "ADMIN_PASSWORD" in str(error.value)
         assert "SECRET_KEY" in str(error.value)
 
-    def test_frontend_requires_a_real_admin_token_in_production(self) -> None:
+    def test_frontend_requires_a_real_session_key_in_production(self) -> None:
         from frontend.settings import FrontendSettings  # noqa: PLC0415
 
-        with pytest.raises(ValidationError, match="ADMIN_TOKEN"):
+        with pytest.raises(ValidationError, match="SECRET_KEY"):
             FrontendSettings(
-                _env_file=None, app_env=AppEnv.PRODUCTION, admin_token=SecretStr("change-me")
+                _env_file=None, app_env=AppEnv.PRODUCTION, secret_key=SecretStr("change-me")
             )
