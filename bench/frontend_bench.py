@@ -26,6 +26,7 @@ import asyncio
 import os
 import re
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from bench.query_bench import ListenerProfile, build
 from shared.db.enums import ImportStatus, JobStatus, JobType
@@ -359,8 +360,8 @@ async def main() -> None:
     if args.reuse:
         await run(args.reuse, args, build_first=False)
         return
-    folder = Path(tempfile.mkdtemp(prefix="frontend-bench-"))
     if args.only in {None, "sqlite"}:
+        folder = Path(tempfile.mkdtemp(prefix="frontend-bench-"))
         sqlite = SqliteDatabaseFactory(folder)
         url = await sqlite.create()
         try:
@@ -369,7 +370,7 @@ async def main() -> None:
             if args.keep:
                 print(f"  kept: --reuse {url}", flush=True)
             else:
-                await sqlite.drop(url)
+                shutil.rmtree(folder)  # the database and its template
     if args.only in {None, "postgresql"}:
         postgres = PostgresDatabaseFactory()
         url = await postgres.create()
@@ -377,6 +378,8 @@ async def main() -> None:
             await run(url, args, build_first=True)
         finally:
             if args.keep:
+                template = make_url(url).set(database=await postgres.template())
+                await postgres.drop(template.render_as_string(hide_password=False))
                 print(f"  kept: --reuse {url}", flush=True)
             else:
                 await postgres.drop_all()
