@@ -64,6 +64,11 @@ TRACKS = 120_000
 SHOWS = 25
 EPISODES_PER_SHOW = 120
 EPISODE_SHARE = 0.03
+ROTATION = 800
+"""Tracks in a listener's current rotation, which moves on by ROTATION_STEP every era."""
+ROTATION_STEP = 300
+ROTATION_SHARE = 0.75
+ERA_DAYS = 120
 SKIP_SHARE = 0.35
 FEATURED_SHARE = 0.12
 BATCH = 25_000
@@ -150,7 +155,7 @@ class ListenerProfile:
 
 
 class ListeningGenerator:
-    """Plays of one listener: a daily rhythm, idle days, taste drifting through the catalogue."""
+    """Plays of one listener: daily rhythm, idle days, rotating favourites, a long tail."""
 
     def __init__(self, catalogue: Catalogue, profile: ListenerProfile, user_id: int) -> None:
         self._catalogue = catalogue
@@ -180,21 +185,27 @@ class ListeningGenerator:
         tracks = list(self._catalogue.track_ids)
         rng.shuffle(tracks)  # each listener has their own favourites
         episodes = self._catalogue.episode_ids
-        track_weights = _zipf_cumulative(len(tracks), 1.05)
+        library_weights = _zipf_cumulative(len(tracks), 0.9)
+        rotation_weights = _zipf_cumulative(ROTATION, 0.7)
         episode_weights = _zipf_cumulative(len(episodes), 1.2)
         moments = self._moments()
         api_since = self._profile.last_day - timedelta(days=700)
         batches: dict[PlaySource, list[PlayRow]] = {source: [] for source in PlaySource}
-        for index, moment in enumerate(moments):
+        for moment in moments:
             played_at = moment
             if rng.random() < EPISODE_SHARE:
                 pick = bisect.bisect(episode_weights, rng.random() * episode_weights[-1])
                 item_id, kind, ms = episodes[pick], "episode", rng.randint(60_000, 3_600_000)
+            elif rng.random() < ROTATION_SHARE:
+                rank = bisect.bisect(rotation_weights, rng.random() * rotation_weights[-1])
+                era = (moment - self._profile.first_day).days // ERA_DAYS
+                # Rotations start past the library's head, which stays in the long tail.
+                position = 2_000 + era * ROTATION_STEP + rank
+                item_id, kind = tracks[position % len(tracks)], "track"
             else:
-                rank = bisect.bisect(track_weights, rng.random() * track_weights[-1])
-                # Favourites drift: over the whole history the ranking slides by a third.
-                drift = index * len(tracks) // (3 * len(moments))
-                item_id, kind = tracks[(rank + drift) % len(tracks)], "track"
+                rank = bisect.bisect(library_weights, rng.random() * library_weights[-1])
+                item_id, kind = tracks[rank], "track"
+            if kind == "track":
                 skipped = rng.random() < SKIP_SHARE
                 ms = rng.randint(500, 29_999) if skipped else rng.randint(30_000, 360_000)
             if played_at >= api_since:
@@ -519,6 +530,18 @@ def _tool_call(tool: str, user_id: int) -> dict[str, Any]:
 # -- driver -------------------------------------------------------------------------------
 
 
+async def _vacuum(database: DatabaseManager) -> None:
+    """On PostgreSQL, what autovacuum does after bulk writes: statistics, visibility map."""
+    # A fresh bulk load has neither, and the planner then misjudges.
+    if database.is_sqlite:
+        return
+    started = time.perf_counter()
+    async with database.engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql("VACUUM ANALYZE")
+    print(f"  VACUUM ANALYZE in {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def _load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
@@ -560,6 +583,7 @@ async def run(url: str, args: argparse.Namespace, *, build_first: bool) -> None:
                 await ListeningSummaries().refresh(session)
             elapsed = time.perf_counter() - started
             print(f"  listening summaries brought up to date in {elapsed:.1f} s", flush=True)
+        await _vacuum(database)
         await measure(database, user_id, args.calls, raw=args.raw)
         print(f"  after: {_load()}", flush=True)
         if args.tool_api:

@@ -3,15 +3,19 @@ the window, zone or kinds, while new plays arrive unfolded, and after plays are 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.history import summaries as summaries_module
+from app.history import summary_queries
 from app.history.schemas import PlayFilter
 from app.history.service import HistoryService
 from app.history.summaries import ListeningSummaries
+from shared.db.manager import DatabaseManager
 from shared.db.models import (
     ListeningArtist,
     ListeningArtistMonth,
@@ -24,6 +28,7 @@ from shared.db.models import (
     User,
 )
 from testkit.factories import create_artist, create_play, create_track, create_user
+from testkit.plugin import FreshDatabase
 
 from .conftest import utc
 from .histories import NOW, START, WINDOWS, RandomHistory, every_answer
@@ -262,3 +267,91 @@ class TestOtherUsers:
             assert await every_answer(summarized, db_session, user_id, {"days": 365}) == (
                 await every_answer(raw, db_session, user_id, {"days": 365})
             )
+
+
+class TestTopLists:
+    @pytest.mark.parametrize(
+        ("months", "depth"),
+        [(36, 1), (36, 2), (0, 1), (0, 3)],
+        ids=["month-heads-1", "month-heads-2", "all-time-order-1", "all-time-order-3"],
+    )
+    async def test_shallow_reads_deepen_until_the_list_is_certain(
+        self,
+        db_session: AsyncSession,
+        monkeypatch: pytest.MonkeyPatch,
+        months: int,
+        depth: int,
+    ) -> None:
+        monkeypatch.setattr(summary_queries, "_HEAD_MONTHS", months)
+        monkeypatch.setattr(summary_queries, "_HEAD_DEPTH", depth)
+        history = await RandomHistory(seed=16).create(db_session)
+        assert history.user is not None
+        raw, summarized = _services()
+        for window in ({"days": 90}, {"start": "2024-02-10", "end": "2024-09-20"}, {"days": 365}):
+            filters = PlayFilter.model_validate(window)
+            for limit in (1, 3, 10):
+                assert await _top_lists(
+                    summarized, db_session, history.user.id, filters, limit
+                ) == (await _top_lists(raw, db_session, history.user.id, filters, limit)), (
+                    window,
+                    limit,
+                )
+
+
+async def _top_lists(
+    service: HistoryService,
+    session: AsyncSession,
+    user_id: int,
+    filters: PlayFilter,
+    limit: int,
+) -> list[Any]:
+    """Every answer made of a top list."""
+    return [
+        await service.top_tracks(session, user_id, filters, limit=limit),
+        await service.top_artists(session, user_id, filters, limit=limit),
+        await service.top_artists(session, user_id, filters, limit=limit, primary_only=True),
+        await service.repeat_rate(session, user_id, filters, limit=limit),
+        await service.compare_periods(session, user_id, filters, limit=limit),
+        await service.compare_periods(
+            session, user_id, PlayFilter(end=NOW - timedelta(days=30)), filters, limit=limit
+        ),
+    ]
+
+
+class TestConcurrentWriters:
+    async def test_a_fold_never_passes_a_play_whose_insert_has_not_committed(
+        self, fresh_database: FreshDatabase, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(summaries_module, "LOCK_TIMEOUT", "300ms")
+        database = await fresh_database()
+        async with database.session(write=True) as session:
+            user = await create_user(session)
+            track = await create_track(session)
+            for day in range(1, 4):
+                await create_play(
+                    session, user=user, track=track, played_at=utc(f"2024-05-0{day} 12:00")
+                )
+        # Another process's connections, which give up quickly while a writer holds a lock.
+        readers = DatabaseManager(database.url, busy_timeout_ms=300)
+        service = HistoryService()
+        try:
+            async with database.session(write=True) as slow_writer:
+                await create_play(
+                    slow_writer, user=user, track=track, played_at=utc("2024-05-04 12:00")
+                )
+                if database.dialect == "postgresql":
+                    # A later play commits first, with a higher id than the one in flight.
+                    async with database.session(write=True) as quick_writer:
+                        await create_play(
+                            quick_writer, user=user, track=track, played_at=utc("2024-05-05 12:00")
+                        )
+                async with readers.session() as reader:
+                    during = await service.top_tracks(reader, user.id, PlayFilter())
+            async with readers.session() as reader:
+                after = await service.top_tracks(reader, user.id, PlayFilter())
+        finally:
+            await readers.dispose()
+
+        quick = 1 if database.dialect == "postgresql" else 0
+        assert [t.plays for t in during.tracks] == [3 + quick]
+        assert [t.plays for t in after.tracks] == [4 + quick]

@@ -102,8 +102,7 @@ class CalendarBuckets:
 
 @dataclass(frozen=True)
 class LocalBuckets:
-    """Consecutive local buckets of a chart: each one's first date and the UTC instant its
-    first local midnight falls on (the last bucket runs to the window's end)."""
+    """Consecutive local chart buckets: each one's first date and the UTC instant it begins."""
 
     starts: list[date]
     instants: list[datetime]

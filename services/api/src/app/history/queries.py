@@ -228,8 +228,10 @@ def _local_day(offsets: UtcOffsets, moment: ColumnElement[datetime] | None = Non
 class PlayStatistics(Protocol):
     """The counting behind the history answers: over the plays, or over their summaries."""
 
-    async def totals(self, session: AsyncSession, scope: PlayScope) -> Totals:
-        """Plays, milliseconds, distinct tracks, first and last play in the scope."""
+    async def totals(
+        self, session: AsyncSession, scope: PlayScope, *, distinct_tracks: bool = True
+    ) -> Totals:
+        """Plays, milliseconds, distinct tracks (0 unless asked), first and last play."""
         ...
 
     async def first_play(self, session: AsyncSession, scope: PlayScope) -> datetime | None:
@@ -358,8 +360,10 @@ class HistoryQueries:
         return result.scalar_one_or_none()
 
     @staticmethod
-    async def totals(session: AsyncSession, scope: PlayScope) -> Totals:
-        """Plays, milliseconds, distinct tracks, first and last play in the scope."""
+    async def totals(
+        session: AsyncSession, scope: PlayScope, *, distinct_tracks: bool = True
+    ) -> Totals:
+        """Plays, milliseconds, distinct tracks (0 unless asked), first and last play."""
         stmt = select(
             func.count(Play.id),
             func.coalesce(func.sum(Play.ms_played), 0),
@@ -367,8 +371,10 @@ class HistoryQueries:
             func.min(Play.played_at),
             func.max(Play.played_at),
         ).where(*scope.conditions())
-        plays, ms_played, distinct_tracks, first, last = (await session.execute(stmt)).one()
-        return Totals(int(plays), int(ms_played), int(distinct_tracks), first, last)
+        plays, ms_played, distinct, first, last = (await session.execute(stmt)).one()
+        return Totals(
+            int(plays), int(ms_played), int(distinct) if distinct_tracks else 0, first, last
+        )
 
     @staticmethod
     async def first_play(session: AsyncSession, scope: PlayScope) -> datetime | None:

@@ -167,12 +167,10 @@ class _Scoped:
 
 
 class HistoryService:
-    """Listening statistics of one user: session and plain arguments in, models out.
+    """Listening statistics of one user: session and plain arguments in, models out."""
 
-    Questions about plays of at least 30 s (the default) are answered from the listening
-    summaries, brought up to date first; other thresholds, and users whose summaries await a
-    rebuild, are answered from the plays themselves. Both give the same answers.
-    """
+    # Plays of at least 30 s (the default) are counted from the listening summaries, brought
+    # up to date first; other thresholds, and users awaiting a rebuild, from the plays.
 
     def __init__(
         self,
@@ -201,7 +199,10 @@ class HistoryService:
                 break
             result = await compute(SummaryQueries(view, user_id))
             # Each statement of a PostgreSQL transaction sees the latest commits: an answer
-            # that straddled a fold by another request is computed again.
+            # that straddled a fold by another request is computed again. (A SQLite
+            # transaction reads one snapshot throughout.)
+            if session.get_bind().dialect.name == "sqlite":
+                return result
             if await summaries.version(session) == view.version:
                 return result
         return await compute(_RAW)
@@ -319,7 +320,7 @@ class HistoryService:
         scoped = await self._resolve(session, user_id, filters)
 
         async def answer(stats: PlayStatistics) -> Heatmap:
-            totals = await stats.totals(session, scoped.scope)
+            totals = await stats.totals(session, scoped.scope, distinct_tracks=False)
             counts = await self._weekday_hour_counts(
                 session, stats, scoped, totals.first_play, totals.last_play
             )
@@ -383,7 +384,7 @@ class HistoryService:
     ) -> Coverage:
         window = scoped.window
         now = self._clock()
-        totals = await stats.totals(session, scoped.scope)
+        totals = await stats.totals(session, scoped.scope, distinct_tracks=False)
         by_source = await stats.plays_by_source(session, scoped.scope)
         days_with_plays = 0
         if totals.first_play is not None and totals.last_play is not None:
@@ -839,7 +840,7 @@ class HistoryService:
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, bucket: BucketSize
     ) -> ListeningTime:
         window = scoped.window
-        totals = await stats.totals(session, scoped.scope)
+        totals = await stats.totals(session, scoped.scope, distinct_tracks=False)
         start = window.start if window.start is not None else totals.first_play
         buckets: list[TimeBucket] = []
         used = bucket

@@ -36,6 +36,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -206,10 +207,11 @@ def epoch_seconds(moment: datetime) -> int:
 
 @dataclass(frozen=True)
 class SummaryView:
-    """The summaries as the caller's transaction sees them: folded up to `rolled_up_to`."""
+    """The summaries as the caller's transaction sees them, and the newest play id it sees."""
 
     rolled_up_to: int
     version: int
+    newest: int
 
 
 def _upsert(
@@ -220,8 +222,7 @@ def _upsert(
     keys: Sequence[str],
     extremes: dict[str, type[FunctionElement[Any]]],
 ) -> Any:
-    """INSERT ... SELECT that adds to the rows already there: counts and ms add up, `extremes`
-    (first and last play) combine with Least or Greatest."""
+    """INSERT ... SELECT adding to the rows there: counts add up, first and last plays combine."""
     insert_into = sqlite.insert if dialect == "sqlite" else postgresql.insert
     statement = insert_into(table).from_select(list(columns), source)
     excluded = statement.excluded
@@ -246,8 +247,7 @@ class ListeningSummaries:
         self._fold_on_read = fold_on_read
 
     async def view(self, session: AsyncSession, user_id: int) -> SummaryView | None:
-        """The summaries for a question about `user_id`, brought up to date first when behind;
-        None while the user's summaries await a rebuild that could not run now."""
+        """The summaries for a question about `user_id`, folded first; None awaiting a rebuild."""
         current = await self._read(session, user_id)
         if current is None:
             return None
@@ -283,12 +283,11 @@ class ListeningSummaries:
         if row is None:
             return None
         rolled_up_to, version, newest, stale = row
-        view = SummaryView(int(rolled_up_to), int(version))
-        return view, (newest or 0) > view.rolled_up_to, bool(stale)
+        view = SummaryView(int(rolled_up_to), int(version), int(newest or 0))
+        return view, view.newest > view.rolled_up_to, bool(stale)
 
     async def _refresh_elsewhere(self, session: AsyncSession) -> None:
-        """Fold in a transaction of its own, or in a savepoint when the session is bound to a
-        connection (a test's transaction); a fold that cannot run now is left for later."""
+        """Fold in a transaction of its own (a savepoint on a test's connection), or not now."""
         async with self._lock:
             try:
                 bind = session.bind
@@ -379,6 +378,8 @@ class ListeningSummaries:
             return
         for statement in self._entity_upserts(dialect, chosen):
             await session.execute(statement)
+        for statement in self._previous_months(chosen):
+            await session.execute(statement)
         days = await session.execute(
             select(Play.user_id, UtcDay(Play.played_at)).where(*chosen).distinct()
         )
@@ -390,8 +391,7 @@ class ListeningSummaries:
 
     @staticmethod
     def _entity_upserts(dialect: str, chosen: list[ColumnElement[bool]]) -> list[Any]:
-        """The four INSERT ... SELECT ... ON CONFLICT statements of the per-track and per-artist
-        summaries."""
+        """The INSERT ... SELECT ... ON CONFLICT of the per-track and per-artist summaries."""
         counted = func.count()
         ms_played = func.sum(Play.ms_played)
         primary = TrackArtist.position == 0
@@ -501,11 +501,48 @@ class ListeningSummaries:
             ),
         ]
 
+    @staticmethod
+    def _previous_months(chosen: list[ColumnElement[bool]]) -> list[Any]:
+        """UPDATEs setting `prev_month` on every month row of the tracks and artists played."""
+        statements = []
+        touched_tracks = (
+            select(Play.user_id, Play.track_id, Play.item_kind).where(*chosen).distinct()
+        )
+        touched_artists = (
+            select(Play.user_id, TrackArtist.artist_id, Play.item_kind)
+            .join(TrackArtist, TrackArtist.track_id == Play.track_id)
+            .where(*chosen)
+            .distinct()
+        )
+        for model, key, touched in (
+            (ListeningTrackMonth, "track_id", touched_tracks),
+            (ListeningArtistMonth, "artist_id", touched_artists),
+        ):
+            table = model.__table__
+            assert isinstance(table, Table)
+            earlier = table.alias("earlier")
+            previous = (
+                select(func.max(earlier.c.month))
+                .where(
+                    earlier.c.user_id == table.c.user_id,
+                    earlier.c[key] == table.c[key],
+                    earlier.c.item_kind == table.c.item_kind,
+                    earlier.c.month < table.c.month,
+                )
+                .scalar_subquery()
+            )
+            statements.append(
+                update(table)
+                .where(tuple_(table.c.user_id, table.c[key], table.c.item_kind).in_(touched))
+                .values(prev_month=previous)
+            )
+        return statements
+
     async def _rewrite_days(
         self, session: AsyncSession, user_id: int, days: list[int], upto: int, since_day: int
     ) -> None:
-        """Recompute the user's day rows of `days` from their plays, and every day's count of
-        first listens from `since_day` on (earlier plays can move a first listen back)."""
+        """Recompute the user's rows of `days`, and first-listen counts from `since_day` on."""
+        # (Plays older than a first listen move it back, hence the counts of later days too.)
         new_counts = await self._first_listens(session, user_id, since_day)
         contiguous = len(days) == days[-1] - days[0] + 1
         chunks = (
@@ -589,8 +626,7 @@ class ListeningSummaries:
     async def _day_gaps(
         session: AsyncSession, chosen: list[ColumnElement[bool]]
     ) -> dict[tuple[int, str], tuple[datetime, datetime, int]]:
-        """(day, kind) -> (after, before) of the longest stretch between two of its plays (the
-        earliest of equals) and the length of the second longest."""
+        """(day, kind) -> longest stretch between two plays (earliest of ties), second length."""
         day = UtcDay(Play.played_at)
         ordered = (
             select(

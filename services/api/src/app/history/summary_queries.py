@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -78,8 +78,9 @@ HOURS = range(24)
 
 @dataclass(frozen=True)
 class RawPart:
-    """Plays of a UTC interval read from `plays`: folded ones (id up to the watermark) with a
-    sign (-1 takes them out of a whole month added instead), or the unfolded ones."""
+    """Plays of a UTC interval read from `plays`: folded ones with a sign, or unfolded ones."""
+
+    # A sign of -1 takes plays out of a whole month that is added instead.
 
     start: datetime | None
     end: datetime | None
@@ -89,8 +90,7 @@ class RawPart:
 
 @dataclass(frozen=True)
 class Cover:
-    """A window as summary buckets [lo, hi) (months or days; None: open) plus whole extra
-    buckets and raw parts; `all_time` when no side is bounded."""
+    """A window as summary buckets [lo, hi) (None: open), extra whole buckets and raw parts."""
 
     lo: int | None
     hi: int | None
@@ -101,8 +101,7 @@ class Cover:
 
 @dataclass(frozen=True)
 class _Regimes:
-    """A zone's whole-hour offsets by UTC day: days from each boundary on use the next offset;
-    a day with a change inside it is a transition day, split hour by hour."""
+    """A zone's whole-hour offsets by UTC day; a day with a change inside it is split by hour."""
 
     boundaries: tuple[int, ...]
     hours: tuple[int, ...]
@@ -149,11 +148,6 @@ class _Regimes:
             else_=self.hours[-1],
         )
 
-    def cases(self) -> list[tuple[int | None, int | None, int]]:
-        """(first day, end day, offset hours) of each regime; None: open."""
-        edges: list[int | None] = [None, *self.boundaries, None]
-        return [(edges[i], edges[i + 1], self.hours[i]) for i in range(len(self.hours))]
-
 
 def _hour_sum(columns: Sequence[Any], hours: range) -> ColumnElement[int]:
     total: ColumnElement[int] = literal(0)
@@ -175,29 +169,37 @@ class SummaryQueries:
         self._raw = HistoryQueries()
         self._extent: tuple[datetime | None, datetime | None] | None = None
         self._unfolded: bool | None = None
+        self._extremes: dict[tuple[Subject, bool, PlayScope], datetime | None] = {}
+        self._known: dict[tuple[PlayScope, Kind, bool], _Known] = {}
 
     # -- the window -----------------------------------------------------------------------
 
     async def _plays_extent(self, session: AsyncSession) -> tuple[datetime | None, datetime | None]:
         """The user's first and last play of any kind and length."""
         if self._extent is None:
-            first = select(Play.played_at).where(Play.user_id == self._user_id)
-            earliest = (await session.execute(first.order_by(Play.played_at).limit(1))).scalar()
-            latest = (
-                await session.execute(first.order_by(Play.played_at.desc()).limit(1))
-            ).scalar()
+            plays = select(Play.played_at).where(Play.user_id == self._user_id)
+            stmt = select(
+                plays.order_by(Play.played_at).limit(1).scalar_subquery(),
+                plays.order_by(Play.played_at.desc()).limit(1).scalar_subquery(),
+            )
+            earliest, latest = (await session.execute(stmt)).one()
             self._extent = (earliest, latest)
         return self._extent
 
     async def _has_unfolded(self, session: AsyncSession) -> bool:
         """Whether the user has plays above the watermark."""
         if self._unfolded is None:
-            stmt = (
-                select(Play.id)
-                .where(Play.id > self._view.rolled_up_to, Play.user_id == self._user_id)
-                .limit(1)
-            )
-            self._unfolded = (await session.execute(stmt)).first() is not None
+            self._unfolded = False
+            if self._view.newest > self._view.rolled_up_to:
+                stmt = (
+                    select(Play.id)
+                    .where(
+                        Play.id > self._view.rolled_up_to,
+                        _unindexed(Play.user_id) == self._user_id,
+                    )
+                    .limit(1)
+                )
+                self._unfolded = (await session.execute(stmt)).first() is not None
         return self._unfolded
 
     async def _window(
@@ -213,9 +215,10 @@ class SummaryQueries:
             end = None
         return start, end
 
-    async def _months(self, session: AsyncSession, scope: PlayScope) -> Cover:
-        """Whole UTC months of the window, and its edges (each read raw, or as the whole month
-        less the rest of it when that is shorter)."""
+    async def _months(
+        self, session: AsyncSession, scope: PlayScope, *, complement: bool = True
+    ) -> Cover:
+        """The window's whole UTC months, and its edges: raw, or the whole month less the rest."""
         start, end = await self._window(session, scope)
         if start is None and end is None:
             unfolded = RawPart(scope.start, scope.end, folded=False)
@@ -230,7 +233,7 @@ class SummaryQueries:
         if start is not None and lo is not None:
             edge = month_start(lo)
             whole = month_start(lo - 1)
-            if edge - start > start - whole:
+            if complement and edge - start > start - whole:
                 extra.append(lo - 1)
                 raw.append(RawPart(whole, start, sign=-1))
             elif start < edge:
@@ -238,7 +241,7 @@ class SummaryQueries:
         if end is not None and hi is not None:
             edge = month_start(hi)
             after = month_start(hi + 1)
-            if end - edge > after - end:
+            if complement and end - edge > after - end:
                 extra.append(hi)
                 raw.append(RawPart(end, after, sign=-1))
             elif edge < end:
@@ -266,11 +269,14 @@ class SummaryQueries:
     def _raw_where(self, scope: PlayScope, part: RawPart) -> list[ColumnElement[bool]]:
         """Conditions on `plays` of a raw part (each part alone can use an index)."""
         clauses: list[ColumnElement[bool]] = [
-            Play.user_id == self._user_id,
             Play.ms_played >= scope.min_ms,
             Play.id <= self._view.rolled_up_to
             if part.folded
             else Play.id > self._view.rolled_up_to,
+            # Unfolded plays are few and have the highest ids: read them by id range.
+            Play.user_id == self._user_id
+            if part.folded
+            else _unindexed(Play.user_id) == self._user_id,
         ]
         if not scope.include_episodes:
             clauses.append(Play.item_kind == ItemKind.TRACK)
@@ -319,7 +325,11 @@ class SummaryQueries:
         summary = select(key.label("id"), plays.label("plays"), ms.label("ms")).where(
             table.user_id == self._user_id, table.item_kind.in_(kinds)
         )
-        months = self._bucket_range(table.month, cover) if not cover.all_time else None
+        # Given ids, each is looked up (user, id, month) rather than every month scanned.
+        months = None
+        if not cover.all_time:
+            month = _unindexed(table.month) if ids is not None else table.month
+            months = self._bucket_range(month, cover)
         if months is not None:
             summary = summary.where(months)
         if primary_only:
@@ -335,7 +345,6 @@ class SummaryQueries:
                     sign.label("plays"),
                     (Play.ms_played * part.sign).label("ms"),
                 ).where(*self._raw_where(scope, part))
-                raw_key: Any = Play.track_id
             else:
                 raw = (
                     select(
@@ -346,25 +355,26 @@ class SummaryQueries:
                     .join(TrackArtist, TrackArtist.track_id == Play.track_id)
                     .where(*self._raw_where(scope, part))
                 )
-                raw_key = TrackArtist.artist_id
                 if primary_only:
                     raw = raw.where(TrackArtist.position == 0)
-            if ids is not None:
-                raw = raw.where(raw_key.in_(ids))
             parts.append(raw)
         return parts
 
     @staticmethod
-    def _sums(parts: list[AnySelect]) -> Subquery:
-        """(id, plays, ms) per id over the parts, for ids with plays left."""
+    def _sums(parts: list[AnySelect], ids: AnySelect | list[str] | None = None) -> Subquery:
+        """(id, plays, ms) per id over the parts, for ids with plays left (of `ids` if given)."""
         union = union_all(*parts).subquery()
         plays = func.sum(union.c.plays)
-        return (
+        summed = (
             select(union.c.id, plays.label("plays"), func.sum(union.c.ms).label("ms"))
             .group_by(union.c.id)
             .having(plays > 0)
-            .subquery()
         )
+        # The raw parts are few plays, summed whole: an id list inside them would make the
+        # planner probe every id for every play (a HAVING term is not pushed down into them).
+        if ids is not None:
+            summed = summed.having(union.c.id.in_(ids))
+        return summed.subquery()
 
     async def _top(
         self,
@@ -379,15 +389,9 @@ class SummaryQueries:
         """(id, plays, ms) of the most played artists or tracks."""
         cover = await self._months(session, scope)
         kinds = self._kinds(scope)
-        if cover.all_time and len(kinds) == 1 and not await self._has_unfolded(session):
-            if kind == "track":
-                table: Any = ListeningTrack
-                key, plays, ms = table.track_id, table.plays, table.ms_played
-            else:
-                table = ListeningArtist
-                key = table.artist_id
-                plays = table.primary_plays if primary_only else table.plays
-                ms = table.primary_ms_played if primary_only else table.ms_played
+        unfolded = await self._has_unfolded(session)
+        if cover.all_time and len(kinds) == 1 and not unfolded:
+            table, key, plays, ms = _entity_columns(kind, all_time=True, primary=primary_only)
             stmt: AnySelect = (
                 select(key, plays, ms)
                 .where(
@@ -398,16 +402,181 @@ class SummaryQueries:
                 .order_by(plays.desc(), ms.desc(), key)
                 .limit(limit)
             )
-        else:
-            sums = self._sums(self._entity_parts(scope, kind, cover, primary_only=primary_only))
-            stmt = (
-                select(sums.c.id, sums.c.plays, sums.c.ms)
-                .order_by(sums.c.plays.desc(), sums.c.ms.desc(), sums.c.id)
-                .limit(limit)
+            return [(r[0], int(r[1]), int(r[2])) for r in (await session.execute(stmt)).all()]
+        top = _Ranking(
+            limit,
+            minimum=max(min_plays, 1),
+            value=lambda row: int(row[1]),
+            order=lambda row: (-row[1], -row[2], row[0]),
+        )
+        async for candidates, bound in self._candidate_rounds(
+            session, scope, kind, cover, limit, primary_only
+        ):
+            top.offer(
+                await self._exact(
+                    session, scope, kind, cover, candidates, primary_only=primary_only
+                )
             )
-            if min_plays > 1:
-                stmt = stmt.where(sums.c.plays >= min_plays)
+            if bound is None or top.settled(bound):
+                break
+        return [(row[0], row[1], row[2]) for row in top.best()]
+
+    async def _candidate_rounds(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        cover: Cover,
+        limit: int,
+        primary_only: bool,
+    ) -> AsyncIterator[tuple[list[str] | None, int | None]]:
+        """Rounds of (candidate ids or None for all, most plays an id not offered yet can have)."""
+        # A bound of None: every id has been offered.
+        kinds = self._kinds(scope)
+        months = None if cover.all_time else await self._month_list(session, cover)
+        if months is not None and len(months) <= _HEAD_MONTHS:
+            depth = max(4 * limit, _HEAD_DEPTH)
+            while True:
+                heads = await self._heads(session, scope, kind, cover, months, depth, primary_only)
+                candidates = sorted({key_id for head in heads for key_id, _ in head})
+                if len(candidates) > _MAX_CANDIDATES:
+                    # A flat history: summing every month is cheaper than deeper heads.
+                    yield None, None
+                    return
+                full = [head for head in heads if len(head) == depth]
+                yield candidates, sum(head[-1][1] for head in full) if full else None
+                if not full:
+                    return
+                depth *= 4
+        elif len(kinds) == 1 and not await self._has_unfolded(session):
+            # Plays over the whole history bound the plays in any window.
+            table, key, plays, ms = _entity_columns(kind, all_time=True, primary=primary_only)
+            chunk = max(4 * limit, _HEAD_DEPTH)
+            offset = 0
+            while True:
+                stmt = (
+                    select(key, plays)
+                    .where(table.user_id == self._user_id, table.item_kind == kinds[0], plays > 0)
+                    .order_by(plays.desc(), ms.desc(), key)
+                    .offset(offset)
+                    .limit(chunk)
+                )
+                rows = (await session.execute(stmt)).all()
+                exhausted = len(rows) < chunk
+                yield [r[0] for r in rows], None if exhausted else int(rows[-1][1])
+                if exhausted:
+                    return
+                offset += chunk
+                chunk *= 2
+        else:
+            yield None, None
+
+    async def _heads(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        cover: Cover,
+        months: list[int],
+        depth: int,
+        primary_only: bool,
+    ) -> list[list[tuple[str, int]]]:
+        """The `depth` most played ids of each month and of the window's raw plays."""
+        kinds = self._kinds(scope)
+        table, key, plays, ms = _entity_columns(kind, all_time=False, primary=primary_only)
+        parts = []
+        for month in months:
+            head = (
+                select(literal(month).label("list"), key.label("id"), plays.label("plays"))
+                .where(
+                    table.user_id == self._user_id,
+                    table.month == month,
+                    table.item_kind.in_(kinds),
+                    plays > 0,
+                )
+                .order_by(plays.desc(), ms.desc(), key)
+                .limit(depth)
+                .subquery()
+            )
+            parts.append(select(head))
+        by_list: dict[int, list[tuple[str, int]]] = defaultdict(list)
+        if parts:
+            for listed, key_id, count in (await session.execute(union_all(*parts))).all():
+                by_list[int(listed)].append((key_id, int(count)))
+        heads = list(by_list.values())
+        heads.append(await self._raw_head(session, scope, kind, cover, depth, primary_only))
+        return heads
+
+    async def _month_list(self, session: AsyncSession, cover: Cover) -> list[int]:
+        """Every month the cover reads from the summaries."""
+        first, last = await self._plays_extent(session)
+        if first is None or last is None:
+            return []
+        lo = cover.lo if cover.lo is not None else month_of(first)
+        hi = cover.hi if cover.hi is not None else month_of(last) + 1
+        return [*range(lo, hi), *cover.extra]
+
+    async def _exact(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        cover: Cover,
+        ids: list[str] | None,
+        *,
+        primary_only: bool,
+    ) -> list[tuple[str, int, int]]:
+        """(id, plays, ms) in the window of the given artists or tracks (all when None)."""
+        known = self._known.setdefault((scope, kind, primary_only), _Known())
+        if ids is None:
+            if not known.complete:
+                rows = await self._sum_rows(session, scope, kind, cover, None, primary_only)
+                known.values = {r[0]: (r[1], r[2]) for r in rows}
+                known.complete = True
+            return [(key_id, *values) for key_id, values in known.values.items()]
+        missing = [] if known.complete else [i for i in ids if i not in known.asked]
+        if missing:
+            for row in await self._sum_rows(session, scope, kind, cover, missing, primary_only):
+                known.values[row[0]] = (row[1], row[2])
+            known.asked.update(missing)
+        return [(i, *known.values[i]) for i in ids if i in known.values]
+
+    async def _sum_rows(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        cover: Cover,
+        ids: list[str] | None,
+        primary_only: bool,
+    ) -> list[tuple[str, int, int]]:
+        sums = self._sums(
+            self._entity_parts(scope, kind, cover, primary_only=primary_only, ids=ids), ids
+        )
+        stmt = select(sums.c.id, sums.c.plays, sums.c.ms)
         return [(r[0], int(r[1]), int(r[2])) for r in (await session.execute(stmt)).all()]
+
+    async def _raw_head(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        cover: Cover,
+        depth: int,
+        primary_only: bool,
+    ) -> list[tuple[str, int]]:
+        """The most played ids among the plays added from `plays` (edges and unfolded ones)."""
+        adding = Cover(0, 0, (), tuple(part for part in cover.raw if part.sign > 0))
+        parts = self._entity_parts(scope, kind, adding, primary_only=primary_only)[1:]
+        union = union_all(*parts).subquery()
+        total = func.sum(union.c.plays)
+        stmt = (
+            select(union.c.id, total)
+            .group_by(union.c.id)
+            .order_by(total.desc(), union.c.id)
+            .limit(depth)
+        )
+        return [(r[0], int(r[1])) for r in (await session.execute(stmt)).all()]
 
     async def top_artists(
         self, session: AsyncSession, scope: PlayScope, *, limit: int, primary_only: bool = False
@@ -443,8 +612,42 @@ class SummaryQueries:
             if end is not None:
                 stmt = stmt.where(table.first_played_at < end)
             return int((await session.execute(stmt)).scalar_one())
+        kinds = self._kinds(scope)
+        cover = await self._months(session, scope, complement=False)
+        if len(kinds) == 1 and not cover.all_time:
+            return await self._distinct_by_months(session, scope, kind, cover, kinds[0])
         sums = self._sums(self._entity_parts(scope, kind, await self._months(session, scope)))
         return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
+
+    async def _distinct_by_months(
+        self, session: AsyncSession, scope: PlayScope, kind: Kind, cover: Cover, item: ItemKind
+    ) -> int:
+        """Ids played in the window's whole months (each where it first appears), plus raw ones."""
+        table, key, _plays, _ms = _entity_columns(kind, all_time=False, primary=False)
+        in_months = self._bucket_range(table.month, Cover(cover.lo, cover.hi, (), ()))
+        assert in_months is not None
+        first_in_window = (
+            table.prev_month.is_(None)
+            if cover.lo is None
+            else or_(table.prev_month.is_(None), table.prev_month < cover.lo)
+        )
+        interior = select(func.count()).where(
+            table.user_id == self._user_id, table.item_kind == item, in_months, first_in_window
+        )
+        count = int((await session.execute(interior)).scalar_one())
+        raw = union_all(*self._entity_parts(scope, kind, Cover(0, 0, (), cover.raw))[1:]).subquery()
+        played = (
+            select(literal(1))
+            .where(
+                table.user_id == self._user_id,
+                table.item_kind == item,
+                key == raw.c.id,
+                in_months,
+            )
+            .exists()
+        )
+        extra = select(func.count(raw.c.id.distinct())).where(~played)
+        return count + int((await session.execute(extra)).scalar_one())
 
     async def distinct_artists(self, session: AsyncSession, scope: PlayScope) -> int:
         """How many artists are credited on the scope's plays."""
@@ -468,33 +671,36 @@ class SummaryQueries:
         """(played_at, ms, source) of the cover's raw parts (all of sign +1 for days)."""
         rows: list[tuple[datetime, int, str]] = []
         for part in cover.raw:
+            if not part.folded and not await self._has_unfolded(session):
+                continue
             stmt = select(Play.played_at, Play.ms_played, Play.source).where(
                 *self._raw_where(scope, part)
             )
             rows.extend((r[0], int(r[1]), str(r[2])) for r in (await session.execute(stmt)).all())
         return rows
 
-    async def totals(self, session: AsyncSession, scope: PlayScope) -> Totals:
-        """Plays, milliseconds, distinct tracks, first and last play in the scope."""
+    async def totals(
+        self, session: AsyncSession, scope: PlayScope, *, distinct_tracks: bool = True
+    ) -> Totals:
+        """Plays, milliseconds, distinct tracks (0 unless asked), first and last play."""
         cover = await self._days(session, scope)
+        counted = select(Play.played_at).where(*scope.conditions())
         summed = select(
-            func.coalesce(func.sum(ListeningDay.plays), 0),
-            func.coalesce(func.sum(ListeningDay.ms_played), 0),
-        ).where(*self._day_rows(scope, cover))
-        plays, ms = (await session.execute(summed)).one()
+            select(func.coalesce(func.sum(ListeningDay.plays), 0))
+            .where(*self._day_rows(scope, cover))
+            .scalar_subquery(),
+            select(func.coalesce(func.sum(ListeningDay.ms_played), 0))
+            .where(*self._day_rows(scope, cover))
+            .scalar_subquery(),
+            counted.order_by(Play.played_at).limit(1).scalar_subquery(),
+            counted.order_by(Play.played_at.desc()).limit(1).scalar_subquery(),
+        )
+        plays, ms, first, last = (await session.execute(summed)).one()
         plays, ms = int(plays), int(ms)
         for _played_at, played_ms, _source in await self._raw_plays(session, scope, cover):
             plays += 1
             ms += played_ms
-        first = await self._raw.first_play(session, scope)
-        last_stmt = (
-            select(Play.played_at)
-            .where(*scope.conditions())
-            .order_by(Play.played_at.desc())
-            .limit(1)
-        )
-        last = (await session.execute(last_stmt)).scalar_one_or_none()
-        distinct = await self._distinct(session, scope, "track") if plays else 0
+        distinct = await self._distinct(session, scope, "track") if plays and distinct_tracks else 0
         return Totals(plays, ms, distinct, first, last)
 
     async def first_play(self, session: AsyncSession, scope: PlayScope) -> datetime | None:
@@ -567,28 +773,33 @@ class SummaryQueries:
         clauses = self._day_rows(scope, cover)
         totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         transitions = sorted(regimes.transition_days)
-        for first_day, end_day, hours_ahead in regimes.cases():
-            # Hours before `cut` fall on the UTC date (east of UTC) or the day before (west).
-            cut = 24 - hours_ahead if hours_ahead >= 0 else -hours_ahead
-            early = 0 if hours_ahead >= 0 else -1
-            regime: list[ColumnElement[bool]] = [ListeningDay.day.not_in(transitions)]
-            if first_day is not None:
-                regime.append(ListeningDay.day >= first_day)
-            if end_day is not None:
-                regime.append(ListeningDay.day < end_day)
-            stmt = select(
-                ListeningDay.day,
-                _hour_sum(_PLAY_HOURS, range(min(cut, 24))),
-                ListeningDay.plays,
-                _hour_sum(_MS_HOURS, range(min(cut, 24))),
-                ListeningDay.ms_played,
-            ).where(*clauses, *regime)
-            for day, early_plays, plays, early_ms, ms in (await session.execute(stmt)).all():
-                first_date = int(day) + early
-                totals[first_date][0] += int(early_plays)
-                totals[first_date][1] += int(early_ms)
-                totals[first_date + 1][0] += int(plays) - int(early_plays)
-                totals[first_date + 1][1] += int(ms) - int(early_ms)
+        shift = regimes.day_hours(ListeningDay.day)
+        # Hours before the cut fall on the UTC date (east of UTC) or the day before (west).
+        cuts = {hours: 24 - hours if hours >= 0 else -hours for hours in set(regimes.hours)}
+        early_plays = case(
+            {hours: _hour_sum(_PLAY_HOURS, range(min(cut, 24))) for hours, cut in cuts.items()},
+            value=shift,
+        )
+        early_ms = case(
+            {hours: _hour_sum(_MS_HOURS, range(min(cut, 24))) for hours, cut in cuts.items()},
+            value=shift,
+        )
+        stmt = select(
+            ListeningDay.day,
+            shift,
+            early_plays,
+            ListeningDay.plays,
+            early_ms,
+            ListeningDay.ms_played,
+        ).where(*clauses, ListeningDay.day.not_in(transitions))
+        for day, hours_ahead, plays_before, plays, ms_before, ms in (
+            await session.execute(stmt)
+        ).all():
+            first_date = int(day) - (1 if int(hours_ahead) < 0 else 0)
+            totals[first_date][0] += int(plays_before)
+            totals[first_date][1] += int(ms_before)
+            totals[first_date + 1][0] += int(plays) - int(plays_before)
+            totals[first_date + 1][1] += int(ms) - int(ms_before)
         if regimes.transition_days:
             split = select(ListeningDay.day, *_PLAY_HOURS, *_MS_HOURS).where(
                 *clauses, ListeningDay.day.in_(transitions)
@@ -694,8 +905,7 @@ class SummaryQueries:
     async def _unfolded_firsts(
         self, session: AsyncSession, scope: PlayScope, kind: Kind
     ) -> dict[str, tuple[datetime, datetime | None]]:
-        """id -> (first unfolded play before the scope's end, first folded play) of every
-        artist or track with unfolded plays."""
+        """id -> (first unfolded play, first folded play) of the ids with unfolded plays."""
         if not await self._has_unfolded(session):
             return {}
         part = RawPart(None, scope.end, folded=False)
@@ -709,7 +919,8 @@ class SummaryQueries:
                 .join(TrackArtist, TrackArtist.track_id == Play.track_id)
                 .where(*self._raw_where(scope, part))
             )
-        unfolded = {r[0]: r[1] for r in (await session.execute(stmt.group_by(key))).all()}
+        stmt = stmt.group_by(key)
+        unfolded = {r[0]: r[1] for r in (await session.execute(stmt)).all()}
         if not unfolded:
             return {}
         table: Any = ListeningTrack if kind == "track" else ListeningArtist
@@ -731,20 +942,27 @@ class SummaryQueries:
     ) -> int:
         table: Any = ListeningTrack if kind == "track" else ListeningArtist
         key = table.track_id if kind == "track" else table.artist_id
-        first = func.min(table.first_played_at)
-        firsts = (
-            select(key, first.label("first"))
-            .where(table.user_id == self._user_id, table.item_kind.in_(self._kinds(scope)))
-            .group_by(key)
-            .having(first >= since)
-        )
-        if scope.end is not None:
-            firsts = firsts.having(first < scope.end)
-        count = int(
-            (
-                await session.execute(select(func.count()).select_from(firsts.subquery()))
-            ).scalar_one()
-        )
+        kinds = self._kinds(scope)
+        if len(kinds) == 1:  # one row per id: count a range of the first-listen index
+            counted = select(func.count()).where(
+                table.user_id == self._user_id,
+                table.item_kind == kinds[0],
+                table.first_played_at >= since,
+            )
+            if scope.end is not None:
+                counted = counted.where(table.first_played_at < scope.end)
+        else:
+            first = func.min(table.first_played_at)
+            firsts = (
+                select(key, first.label("first"))
+                .where(table.user_id == self._user_id, table.item_kind.in_(kinds))
+                .group_by(key)
+                .having(first >= since)
+            )
+            if scope.end is not None:
+                firsts = firsts.having(first < scope.end)
+            counted = select(func.count()).select_from(firsts.subquery())
+        count = int((await session.execute(counted)).scalar_one())
         for unfolded, folded in (await self._unfolded_firsts(session, scope, kind)).values():
             true_first = min(unfolded, folded) if folded is not None else unfolded
             count += _inside(true_first, since, scope.end) - _inside(folded, since, scope.end)
@@ -766,6 +984,22 @@ class SummaryQueries:
             return await self._raw.discovered(session, scope, kind, limit=limit)
         table: Any = ListeningTrack if kind == "track" else ListeningArtist
         key = table.track_id if kind == "track" else table.artist_id
+        kinds = self._kinds(scope)
+        _start, end = await self._window(session, scope)
+        if end is None and len(kinds) == 1:
+            # One row per id; without plays after the window, all its plays are inside.
+            direct = select(key, table.first_played_at, table.plays, table.ms_played).where(
+                table.user_id == self._user_id, table.item_kind == kinds[0]
+            )
+            if scope.start is not None:
+                direct = direct.where(table.first_played_at >= scope.start)
+            direct = direct.order_by(
+                table.plays.desc(), table.ms_played.desc(), table.first_played_at, key
+            ).limit(limit)
+            return [
+                DiscoveredRow(r[0], r[1], int(r[2]), int(r[3]))
+                for r in (await session.execute(direct)).all()
+            ]
         first = func.min(table.first_played_at).label("first")
         heard = (
             select(key.label("id"), first)
@@ -777,7 +1011,6 @@ class SummaryQueries:
         if scope.end is not None:
             heard = heard.having(func.min(table.first_played_at) < scope.end)
         heard_sub = heard.subquery()
-        _start, end = await self._window(session, scope)
         if end is None:
             totals = (
                 select(
@@ -854,16 +1087,20 @@ class SummaryQueries:
     ) -> list[tuple[datetime, int]]:
         """(first listen, 1) of every artist or track first heard on one of `days`."""
         table: Any = ListeningTrack if kind == "track" else ListeningArtist
-        ranges = [
-            and_(table.first_played_at >= day_start(d), table.first_played_at < day_start(d + 1))
-            for d in days
-        ]
-        stmt = select(table.first_played_at).where(
-            table.user_id == self._user_id,
-            table.item_kind.in_(self._kinds(scope)),
-            or_(*ranges),
-        )
-        return [(moment, 1) for moment in (await session.execute(stmt)).scalars()]
+        found: list[tuple[datetime, int]] = []
+        for chunk in range(0, len(days), 100):
+            parts = [
+                select(table.first_played_at).where(
+                    table.user_id == self._user_id,
+                    table.item_kind.in_(self._kinds(scope)),
+                    table.first_played_at >= day_start(d),
+                    table.first_played_at < day_start(d + 1),
+                )
+                for d in days[chunk : chunk + 100]
+            ]
+            rows = await session.execute(union_all(*parts))
+            found.extend((moment, 1) for moment in rows.scalars())
+        return found
 
     # -- comparing two periods ------------------------------------------------------------
 
@@ -871,25 +1108,47 @@ class SummaryQueries:
         self, session: AsyncSession, a: PlayScope, b: PlayScope, *, rising: bool, limit: int
     ) -> list[ShiftRow]:
         """Artists whose plays changed most from period B to period A."""
-        parts: list[AnySelect] = []
-        for scope, column in ((a, "a"), (b, "b")):
-            cover = await self._months(session, scope)
-            for part in self._entity_parts(scope, "artist", cover):
-                sub = part.subquery()
-                in_a = sub.c.plays if column == "a" else literal(0)
-                in_b = sub.c.plays if column == "b" else literal(0)
-                parts.append(select(sub.c.id, in_a.label("pa"), in_b.label("pb")))
-        union = union_all(*parts).subquery()
-        plays_a, plays_b = func.sum(union.c.pa), func.sum(union.c.pb)
-        change = plays_a - plays_b
-        stmt = select(union.c.id, plays_a, plays_b).group_by(union.c.id).limit(limit)
-        if rising:
-            stmt = stmt.having(change > 0).order_by(change.desc(), plays_a.desc(), union.c.id)
-        else:
-            stmt = stmt.having(change < 0).order_by(change, plays_b.desc(), union.c.id)
-        rows = (await session.execute(stmt)).all()
+        # Rising artists gained at most their plays in A; falling ones lost at most those in B.
+        grows, shrinks = (a, b) if rising else (b, a)
+        grows_cover = await self._months(session, grows)
+        shrinks_cover = await self._months(session, shrinks)
+        ranking = _Ranking(
+            limit,
+            minimum=1,
+            value=lambda row: int(row[1]) - int(row[2]),
+            order=lambda row: (row[2] - row[1], -row[1], row[0]),
+        )
+        async for candidates, bound in self._candidate_rounds(
+            session, grows, "artist", grows_cover, limit, False
+        ):
+            gained = await self._exact(
+                session, grows, "artist", grows_cover, candidates, primary_only=False
+            )
+            ids = [row[0] for row in gained]
+            lost = (
+                {
+                    row[0]: row[1]
+                    for row in await self._exact(
+                        session, shrinks, "artist", shrinks_cover, ids, primary_only=False
+                    )
+                }
+                if ids
+                else {}
+            )
+            ranking.offer([(row[0], row[1], lost.get(row[0], 0)) for row in gained])
+            if bound is None or ranking.settled(bound):
+                break
+        rows = ranking.best()
         names = await self._raw.artist_names_by_id(session, [r[0] for r in rows])
-        return [ShiftRow(r[0], names.get(r[0], r[0]), int(r[1]), int(r[2])) for r in rows]
+        return [
+            ShiftRow(
+                r[0],
+                names.get(r[0], r[0]),
+                int(r[1] if rising else r[2]),
+                int(r[2] if rising else r[1]),
+            )
+            for r in rows
+        ]
 
     # -- one artist or track --------------------------------------------------------------
 
@@ -902,9 +1161,8 @@ class SummaryQueries:
         limit: int,
     ) -> list[CandidateRow]:
         """Artists or tracks whose ids satisfy `matching`, with their counted plays."""
-        sums = self._sums(
-            self._entity_parts(scope, kind, await self._months(session, scope), ids=matching)
-        )
+        cover = await self._months(session, scope)
+        sums = self._sums(self._entity_parts(scope, kind, cover, ids=matching), matching)
         named: Any = Artist if kind == "artist" else Track
         stmt = (
             select(sums.c.id, named.name, sums.c.plays)
@@ -949,7 +1207,8 @@ class SummaryQueries:
     ) -> SubjectStats:
         """Counted plays of an artist or track in the scope: count, ms, first and last."""
         cover = await self._months(session, scope)
-        sums = self._sums(self._entity_parts(scope, subject.kind, cover, ids=[subject.id]))
+        only = [subject.id]
+        sums = self._sums(self._entity_parts(scope, subject.kind, cover, ids=only), only)
         row = (await session.execute(select(sums.c.plays, sums.c.ms))).first()
         if row is None:
             return SubjectStats(0, 0, None, None)
@@ -960,7 +1219,50 @@ class SummaryQueries:
     async def _extreme(
         self, session: AsyncSession, scope: PlayScope, subject: Subject, *, last: bool
     ) -> datetime | None:
-        """The subject's first (or last) counted play in the scope, found month by month."""
+        """The subject's first (or last) counted play in the scope."""
+        key = (subject, last, scope)
+        if key not in self._extremes:
+            self._extremes[key] = await self._find_extreme(session, scope, subject, last=last)
+        return self._extremes[key]
+
+    async def _find_extreme(
+        self, session: AsyncSession, scope: PlayScope, subject: Subject, *, last: bool
+    ) -> datetime | None:
+        """The all-time first (or last) play when it lies in the window, else month by month."""
+        overall: Any = ListeningTrack if subject.kind == "track" else ListeningArtist
+        overall_key = overall.track_id if subject.kind == "track" else overall.artist_id
+        bounds = (
+            await session.execute(
+                select(func.min(overall.first_played_at), func.max(overall.last_played_at)).where(
+                    overall.user_id == self._user_id,
+                    overall_key == subject.id,
+                    overall.item_kind.in_(self._kinds(scope)),
+                )
+            )
+        ).one()
+        folded_edge = bounds[1] if last else bounds[0]
+        if folded_edge is not None and _inside(folded_edge, scope.start, scope.end):
+            found: datetime | None = folded_edge
+        elif folded_edge is None:
+            found = None
+        else:
+            found = await self._extreme_by_months(session, scope, subject, last=last)
+        unfolded = (
+            await self._extreme_between(
+                session, scope, subject, scope.start, scope.end, last=last, folded=False
+            )
+            if await self._has_unfolded(session)
+            else None
+        )
+        candidates = [moment for moment in (found, unfolded) if moment is not None]
+        if not candidates:
+            return None
+        return max(candidates) if last else min(candidates)
+
+    async def _extreme_by_months(
+        self, session: AsyncSession, scope: PlayScope, subject: Subject, *, last: bool
+    ) -> datetime | None:
+        """The subject's first (or last) folded play in the scope, found month by month."""
         table: Any = ListeningTrackMonth if subject.kind == "track" else ListeningArtistMonth
         key = table.track_id if subject.kind == "track" else table.artist_id
         months = select(table.month).where(
@@ -990,17 +1292,7 @@ class SummaryQueries:
             )
             if found is not None:
                 break
-        unfolded = (
-            await self._extreme_between(
-                session, scope, subject, scope.start, scope.end, last=last, folded=False
-            )
-            if await self._has_unfolded(session)
-            else None
-        )
-        candidates = [moment for moment in (found, unfolded) if moment is not None]
-        if not candidates:
-            return None
-        return max(candidates) if last else min(candidates)
+        return found
 
     async def _extreme_between(
         self,
@@ -1037,6 +1329,74 @@ class SummaryQueries:
             include_episodes=scope.include_episodes,
         )
         return await self._raw.edge_play(session, at, subject, last=last)
+
+
+_HEAD_MONTHS = 36
+"""Windows of up to this many months find their top lists month list by month list."""
+_HEAD_DEPTH = 40
+"""How many entries of each list the first round of a top list reads."""
+_MAX_CANDIDATES = 2_000
+"""Beyond this many candidates a top list sums the whole window instead."""
+
+
+def _entity_columns(kind: Kind, *, all_time: bool, primary: bool) -> tuple[Any, Any, Any, Any]:
+    """(table, id, plays, ms) of the per-track or per-artist summaries."""
+    if kind == "track":
+        table: Any = ListeningTrack if all_time else ListeningTrackMonth
+        return table, table.track_id, table.plays, table.ms_played
+    table = ListeningArtist if all_time else ListeningArtistMonth
+    if primary:
+        return table, table.artist_id, table.primary_plays, table.primary_ms_played
+    return table, table.artist_id, table.plays, table.ms_played
+
+
+@dataclass
+class _Known:
+    """Exact plays and ms in one window of the ids asked about so far (of all, if complete)."""
+
+    values: dict[str, tuple[int, int]] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)
+    complete: bool = False
+
+
+class _Ranking:
+    """The best rows offered so far by `order`, among those whose value is at least `minimum`."""
+
+    def __init__(
+        self,
+        limit: int,
+        *,
+        minimum: int,
+        value: Callable[[tuple[Any, ...]], int],
+        order: Callable[[tuple[Any, ...]], Any],
+    ) -> None:
+        self.limit = limit
+        self._minimum = minimum
+        self._value = value
+        self._order = order
+        self._rows: dict[str, tuple[Any, ...]] = {}
+
+    def offer(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Consider exact rows, the id first."""
+        for row in rows:
+            self._rows[row[0]] = row
+
+    def best(self) -> list[tuple[Any, ...]]:
+        """The list so far."""
+        kept = (row for row in self._rows.values() if self._value(row) >= self._minimum)
+        return sorted(kept, key=self._order)[: self.limit]
+
+    def settled(self, bound: int) -> bool:
+        """Whether no row whose value is at most `bound` can still enter the list."""
+        if bound < self._minimum:
+            return True
+        best = self.best()
+        return len(best) == self.limit and self._value(best[-1]) > bound
+
+
+def _unindexed(column: Any) -> Any:
+    """An integer column as an expression no index serves, to steer SQLite's planner elsewhere."""
+    return column + 0
 
 
 def _inside(moment: datetime | None, start: datetime | None, end: datetime | None) -> int:
@@ -1082,8 +1442,7 @@ class _GapDay:
 
 
 def _gap_candidates(days: dict[int, _GapDay], points: list[datetime]) -> list[GapRow]:
-    """Gaps between consecutive days or plays, and each day's longest inner gap, longest
-    first; a day whose inner gaps are unknown contributes only its edges."""
+    """Gaps between consecutive days or plays and each day's longest inner gap, longest first."""
     segments: list[tuple[datetime, datetime, _GapDay | None]] = [
         (info.first, info.last, info) for info in days.values()
     ]

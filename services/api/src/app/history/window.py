@@ -127,27 +127,41 @@ class UtcOffsets:
     @classmethod
     def between(cls, tz: zoneinfo.ZoneInfo, start: datetime, end: datetime) -> UtcOffsets:
         """The offsets in seconds `tz` uses from `start` to `end`, from the tz database."""
-        # Probe day by day and bisect to the second where the offset changes: no zone
-        # changes its offset twice within a day.
         first = int(start.timestamp())
         last = int(end.timestamp()) + 1
-        current = _offset_at(tz, first)
-        changes: list[tuple[datetime, int]] = []
-        probe = first
-        while probe < last:
-            step = min(probe + 86_400, last)
-            if _offset_at(tz, step) != current:
-                before, after = probe, step  # offset changes in (before, after]
-                while after - before > 1:
-                    middle = (before + after) // 2
-                    if _offset_at(tz, middle) == current:
-                        before = middle
-                    else:
-                        after = middle
-                current = _offset_at(tz, after)
-                changes.append((datetime.fromtimestamp(after, UTC), current))
-            probe = step
-        return cls(initial=_offset_at(tz, first), changes=tuple(changes))
+        changes = tuple(
+            (datetime.fromtimestamp(instant, UTC), offset)
+            for year in range(start.astimezone(UTC).year, end.astimezone(UTC).year + 1)
+            for instant, offset in _year_changes(tz.key, year)
+            if first < instant <= last
+        )
+        return cls(initial=_offset_at(tz, first), changes=changes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _year_changes(key: str, year: int) -> tuple[tuple[int, int], ...]:
+    """(second, new offset) of every change of a zone's UTC offset in a UTC year."""
+    # Probe day by day and bisect to the second where the offset changes: no zone
+    # changes its offset twice within a day.
+    tz = zoneinfo.ZoneInfo(key)
+    probe = int(datetime(year, 1, 1, tzinfo=UTC).timestamp()) - 1
+    last = int(datetime(year + 1, 1, 1, tzinfo=UTC).timestamp()) - 1
+    current = _offset_at(tz, probe)
+    changes: list[tuple[int, int]] = []
+    while probe < last:
+        step = min(probe + 86_400, last)
+        if _offset_at(tz, step) != current:
+            before, after = probe, step  # offset changes in (before, after]
+            while after - before > 1:
+                middle = (before + after) // 2
+                if _offset_at(tz, middle) == current:
+                    before = middle
+                else:
+                    after = middle
+            current = _offset_at(tz, after)
+            changes.append((after, current))
+        probe = step
+    return tuple(changes)
 
 
 def _offset_at(tz: zoneinfo.ZoneInfo, epoch_seconds: int) -> int:

@@ -583,8 +583,36 @@ class ListeningTrackMonth(Base):
     )
     plays: Mapped[int] = mapped_column(Integer)
     ms_played: Mapped[int] = mapped_column(BigInteger)
+    prev_month: Mapped[int | None] = mapped_column(Integer)
+    """The track's previous month with plays of this kind (None: none before)."""
 
-    __table_args__ = (Index("ix_listening_track_months_track", "user_id", "track_id", "month"),)
+    __table_args__ = (
+        Index(
+            "ix_listening_track_months_track",
+            "user_id",
+            "track_id",
+            "month",
+            "item_kind",
+            "plays",
+            "ms_played",
+        ),
+        Index(
+            "ix_listening_track_months_active",
+            "user_id",
+            "item_kind",
+            "month",
+            "prev_month",
+        ),
+        Index(
+            "ix_listening_track_months_top",
+            "user_id",
+            "month",
+            "item_kind",
+            "plays",
+            "ms_played",
+            "track_id",
+        ),
+    )
 
 
 class ListeningArtistMonth(Base):
@@ -605,5 +633,44 @@ class ListeningArtistMonth(Base):
     ms_played: Mapped[int] = mapped_column(BigInteger)
     primary_plays: Mapped[int] = mapped_column(Integer)
     primary_ms_played: Mapped[int] = mapped_column(BigInteger)
+    prev_month: Mapped[int | None] = mapped_column(Integer)
+    """The artist's previous month with plays of this kind (None: none before)."""
 
-    __table_args__ = (Index("ix_listening_artist_months_artist", "user_id", "artist_id", "month"),)
+    __table_args__ = (
+        Index(
+            "ix_listening_artist_months_active",
+            "user_id",
+            "item_kind",
+            "month",
+            "prev_month",
+        ),
+        Index(
+            "ix_listening_artist_months_artist",
+            "user_id",
+            "artist_id",
+            "month",
+            "item_kind",
+            "plays",
+            "ms_played",
+            "primary_plays",
+            "primary_ms_played",
+        ),
+        Index(
+            "ix_listening_artist_months_top",
+            "user_id",
+            "month",
+            "item_kind",
+            "plays",
+            "ms_played",
+            "artist_id",
+        ),
+        Index(
+            "ix_listening_artist_months_top_primary",
+            "user_id",
+            "month",
+            "item_kind",
+            "primary_plays",
+            "primary_ms_played",
+            "artist_id",
+        ),
+    )

@@ -288,6 +288,7 @@ def upgrade() -> None:
         ),
         sa.Column("plays", sa.Integer(), nullable=False),
         sa.Column("ms_played", sa.BigInteger(), nullable=False),
+        sa.Column("prev_month", sa.Integer(), nullable=True),
         _user_fk("listening_track_months"),
         sa.PrimaryKeyConstraint(
             "user_id", "month", "track_id", "item_kind", name=op.f("pk_listening_track_months")
@@ -296,7 +297,17 @@ def upgrade() -> None:
     op.create_index(
         "ix_listening_track_months_track",
         "listening_track_months",
-        ["user_id", "track_id", "month"],
+        ["user_id", "track_id", "month", "item_kind", "plays", "ms_played"],
+    )
+    op.create_index(
+        "ix_listening_track_months_active",
+        "listening_track_months",
+        ["user_id", "item_kind", "month", "prev_month"],
+    )
+    op.create_index(
+        "ix_listening_track_months_top",
+        "listening_track_months",
+        ["user_id", "month", "item_kind", "plays", "ms_played", "track_id"],
     )
     op.create_table(
         "listening_artist_months",
@@ -320,6 +331,7 @@ def upgrade() -> None:
         sa.Column("ms_played", sa.BigInteger(), nullable=False),
         sa.Column("primary_plays", sa.Integer(), nullable=False),
         sa.Column("primary_ms_played", sa.BigInteger(), nullable=False),
+        sa.Column("prev_month", sa.Integer(), nullable=True),
         _user_fk("listening_artist_months"),
         sa.PrimaryKeyConstraint(
             "user_id", "month", "artist_id", "item_kind", name=op.f("pk_listening_artist_months")
@@ -328,7 +340,31 @@ def upgrade() -> None:
     op.create_index(
         "ix_listening_artist_months_artist",
         "listening_artist_months",
-        ["user_id", "artist_id", "month"],
+        [
+            "user_id",
+            "artist_id",
+            "month",
+            "item_kind",
+            "plays",
+            "ms_played",
+            "primary_plays",
+            "primary_ms_played",
+        ],
+    )
+    op.create_index(
+        "ix_listening_artist_months_active",
+        "listening_artist_months",
+        ["user_id", "item_kind", "month", "prev_month"],
+    )
+    op.create_index(
+        "ix_listening_artist_months_top",
+        "listening_artist_months",
+        ["user_id", "month", "item_kind", "plays", "ms_played", "artist_id"],
+    )
+    op.create_index(
+        "ix_listening_artist_months_top_primary",
+        "listening_artist_months",
+        ["user_id", "month", "item_kind", "primary_plays", "primary_ms_played", "artist_id"],
     )
     op.execute(
         "INSERT INTO listening_summary_state (id, rolled_up_to, version, updated_at) "
