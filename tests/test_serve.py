@@ -132,7 +132,7 @@ class TestServe:
         _wait_until_up([f"{system.api}/healthz", f"{system.frontend}/healthz"], system.process)
         assert len(_processes_in_group(system.pgid)) >= 4  # supervisor, api, frontend, collector
 
-        home = httpx.get(f"{system.frontend}/", timeout=5)
+        home = httpx.get(f"{system.frontend}/", timeout=5, follow_redirects=True)
         assert "SPOTIFY_CLIENT_ID" in home.text  # tells the person how to configure Spotify
 
         assert system.ctrl_c() == 0
