@@ -1,9 +1,12 @@
 """Import benchmark: a synthetic extended export of N records through ZipImportService.
 
 Usage: .venv/bin/python bench/import_bench.py [--records N] [--only sqlite|postgresql]
-[--profile FILE]. Prints records/s and peak RSS per database. PostgreSQL is the server at
-TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test); a scratch database
-is created and dropped.
+[--archive FILE] [--profile FILE]. Prints records/s, CPU seconds per record of this process
+(and of the PostgreSQL server processes, when they run on this machine), peak RSS, and the
+load average, since figures taken while other work runs are not comparable. PostgreSQL is the
+server at TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test); a scratch
+database is created and dropped. `--archive` keeps the generated export at FILE and reuses
+it on later runs with the same record count.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import random
 import resource
+import shutil
 import tempfile
 import time
 import zipfile
@@ -21,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 from collector.imports.parser import ImportLimits
 from collector.imports.service import ZipImportService
@@ -119,6 +126,31 @@ def _record(
     return record
 
 
+async def server_cpu_seconds(database: DatabaseManager) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL process serving this database, when the
+    server runs on this machine (empty on SQLite or when /proc cannot tell)."""
+    if database.is_sqlite:
+        return {}
+    async with database.engine.connect() as connection:
+        pids = (
+            await connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            )
+        ).scalars()
+        seconds = {pid: _cpu_seconds(pid) for pid in pids}
+    return {pid: used for pid, used in seconds.items() if used is not None}
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU seconds a process of this machine has used, None when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime, the 14th and 15th fields of the line, in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def import_once(url: str, archive: Path, import_dir: Path, profile: Path | None) -> None:
     """Import the archive into the database at `url` and print the figures."""
     database = DatabaseManager(url)
@@ -143,7 +175,10 @@ async def import_once(url: str, archive: Path, import_dir: Path, profile: Path |
             ),
         )
         profiler = cProfile.Profile() if profile else None
+        server_before = await server_cpu_seconds(database)
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
+        cpu_started = time.process_time()
         if profiler:
             profiler.enable()
         await service.run(job_id, claimed_by="bench")
@@ -151,20 +186,48 @@ async def import_once(url: str, archive: Path, import_dir: Path, profile: Path |
             profiler.disable()
             profiler.dump_stats(str(profile))
         elapsed = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu_started
+        server_after = await server_cpu_seconds(database)
+        server_cpu = sum(
+            seconds - server_before.get(pid, 0.0) for pid, seconds in server_after.items()
+        )
         async with database.session() as session:
             done = await session.get(ImportJob, job_id)
             assert done is not None
         assert done.status == ImportStatus.SUCCEEDED, done.error_message
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        records = max(done.records_processed, 1)
+        server = f", server {server_cpu / records * 1e6:.1f}" if server_after else ""
         print(
             f"{database.dialect:>10}: {done.records_processed:,} records in {elapsed:.1f} s = "
             f"{done.records_processed / elapsed:,.0f} records/s; inserted "
             f"{done.records_inserted:,}, duplicates {done.records_duplicate:,}; "
-            f"peak RSS so far {peak_mb:,.0f} MB",
+            f"CPU us/record: client {client_cpu / records * 1e6:.1f}{server}; "
+            f"peak RSS so far {peak_mb:,.0f} MB; "
+            f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     finally:
         await database.dispose()
+
+
+def prepare_archive(archive: Path, records: int, kept: Path | None) -> None:
+    """Generate the export at `archive`, or copy the one kept from an earlier run."""
+    marker = kept.with_name(kept.name + ".records") if kept else None
+    if kept and marker and kept.is_file() and marker.read_text() == str(records):
+        shutil.copyfile(kept, archive)
+        print(f"reusing {records:,} records from {kept}", flush=True)
+        return
+    started = time.perf_counter()
+    generate_export(archive, records)
+    print(
+        f"generated {records:,} records ({archive.stat().st_size / 1024**2:,.0f} MB zipped) "
+        f"in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    if kept and marker:
+        shutil.copyfile(archive, kept)
+        marker.write_text(str(records))
 
 
 async def main() -> None:
@@ -173,17 +236,12 @@ async def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--profile", type=Path, help="write cProfile stats to this file")
+    parser.add_argument("--archive", type=Path, help="keep (and reuse) the export at this path")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="import-bench-") as temp:
         root = Path(temp)
         archive = root / "my_spotify_data.zip"
-        started = time.perf_counter()
-        await asyncio.to_thread(generate_export, archive, args.records)
-        print(
-            f"generated {args.records:,} records ({archive.stat().st_size / 1024**2:,.0f} MB "
-            f"zipped) in {time.perf_counter() - started:.1f} s",
-            flush=True,
-        )
+        await asyncio.to_thread(prepare_archive, archive, args.records, args.archive)
         if args.only in {None, "sqlite"}:
             sqlite = SqliteDatabaseFactory(root / "db")
             url = await sqlite.create()

@@ -25,7 +25,6 @@ _UNKNOWN_ARTIST = "unknown artist"
 _TRACK = ItemKind.TRACK.value
 _EPISODE = ItemKind.EPISODE.value
 _AUDIOBOOK = ItemKind.AUDIOBOOK.value
-_EXTENDED_SOURCE = PlaySource.EXTENDED_EXPORT.value
 
 Outcome = NormalizedPlay | PlayRow | str
 """A play (account data), a play row (extended history), or why the record was skipped."""
@@ -44,10 +43,17 @@ class RecordNormalizer:
         self._artist_ids: dict[str, str] = {}
         self.items: dict[str, ItemRow] = {}
         """The item of every play row returned so far, by track id."""
+        self._new_items: list[ItemRow] = []
+
+    def take_new_items(self) -> list[ItemRow]:
+        """The items first named since the last call, in the order they were met."""
+        new_items, self._new_items = self._new_items, []
+        return new_items
 
     def extended(self, record: Any) -> PlayRow | str:
         """A record of the extended history (current or legacy endsong format) as the row
-        `PlayWriter.write_rows` stores; its item is added to `items` when first seen."""
+        `PlayWriter.write_rows` stores; its item joins `items` (and the new items) when
+        first seen."""
         if type(record) is not dict:
             return "wrong_type"
         get = record.get
@@ -76,7 +82,8 @@ class RecordNormalizer:
         if not item_id or len(item_id) > 64:
             return "invalid_uri"
         if item_id not in self.items:
-            self.items[item_id] = self._extended_item(record, kind, item_id)
+            item = self.items[item_id] = self._extended_item(record, kind, item_id)
+            self._new_items.append(item)
         skipped = get("skipped")
         shuffle = get("shuffle")
         offline = get("offline")
@@ -84,12 +91,10 @@ class RecordNormalizer:
         reason_start = get("reason_start")
         reason_end = get("reason_end")
         return (
-            self._user_id,
             item_id,
             played_at,
             ms_played,
             kind,
-            _EXTENDED_SOURCE,
             None,
             None,
             clip(reason_start, 64) if type(reason_start) is str else None,
@@ -98,7 +103,6 @@ class RecordNormalizer:
             shuffle if type(shuffle) is bool else None,
             offline if type(offline) is bool else None,
             clip(platform, 255) if type(platform) is str and platform else None,
-            self._import_job_id,
         )
 
     def _extended_item(self, record: dict[str, Any], kind: str, item_id: str) -> ItemRow:

@@ -5,39 +5,33 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from collector.imports.errors import (
-    ImportFailedError,
-    MemberUnreadableError,
-    StoredFileMissingError,
-)
-from collector.imports.normalizer import EXPECTED_SKIP_REASONS, Outcome, RecordNormalizer
+from collector.imports.batches import ArchiveBatches, RecordBatch
+from collector.imports.errors import ImportFailedError, StoredFileMissingError
+from collector.imports.matching import AccountPlayMatcher, AccountPlayReplacer
+from collector.imports.normalizer import EXPECTED_SKIP_REASONS, RecordNormalizer
 from collector.imports.parser import (
     ArchiveSurvey,
-    HistoryMember,
     ImportLimits,
     MemberKind,
     ZipImportParser,
-    decode_member,
 )
+from collector.imports.transactions import BatchTransactions
 from collector.settings import CollectorSettings
 from shared.db.enums import ImportFormat, ImportStatus, PlaySource
 from shared.db.manager import DatabaseManager
-from shared.db.models import Artist, ImportJob, Play, Track, TrackArtist
-from shared.plays.model import NormalizedPlay
-from shared.plays.writer import ItemRow, PlayRow, PlayWriter
+from shared.db.models import ImportJob
+from shared.plays.writer import ItemRow, PlayOrigin, PlayWriter, StagedPlays, WriteResult
 
 logger = logging.getLogger(__name__)
-
-_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +50,14 @@ ProgressCallback = Callable[[ImportProgress], None]
 
 
 @dataclass(slots=True)
+class _BatchInFlight:
+    """A batch being written: its task, and whether its items and rows are staged."""
+
+    task: asyncio.Task[None] = field(init=False)
+    staged: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(slots=True)
 class _Counters:
     """The job's counters as committed; `processed` doubles as the resume position."""
 
@@ -67,66 +69,14 @@ class _Counters:
     unexpected_skips: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _ParsedMember:
-    """One member read and normalised (or the reason it could not be)."""
-
-    kind: MemberKind | None
-    outcomes: list[Outcome]
-    error: MemberUnreadableError | None = None
-
-
-class AccountPlayMatcher:
-    """Finds account-data plays already stored from a more precise source.
-
-    Account data gives the minute and names only; the same play from the extended export or
-    the API has an exact second and a Spotify ID. A play matches when the same user has a
-    non-account play ending within that minute, of an item with the same name by the same
-    artist (or, for episodes, the same show).
-    """
-
-    async def already_stored(
-        self, session: AsyncSession, user_id: int, plays: Sequence[NormalizedPlay]
-    ) -> set[int]:
-        """Indexes of the plays that match a stored play; one query per batch."""
-        if not plays:
-            return set()
-        start = min(play.played_at for play in plays)
-        end = max(play.played_at for play in plays) + _MINUTE
-        rows = await session.execute(
-            select(Play.played_at, Track.name, Track.show_name, Artist.name)
-            .join(Track, Track.id == Play.track_id)
-            .outerjoin(TrackArtist, TrackArtist.track_id == Track.id)
-            .outerjoin(Artist, Artist.id == TrackArtist.artist_id)
-            .where(
-                Play.user_id == user_id,
-                Play.played_at >= start,
-                Play.played_at < end,
-                Play.source != PlaySource.ACCOUNT_EXPORT,
-            )
-        )
-        stored: set[tuple[datetime, str, str]] = set()
-        for played_at, name, show_name, artist_name in rows:
-            minute = played_at.replace(second=0, microsecond=0)
-            for creator in (artist_name, show_name):
-                if creator:
-                    stored.add((minute, name.casefold(), creator.casefold()))
-        matched: set[int] = set()
-        for index, play in enumerate(plays):
-            creator = play.show_name or (play.artist_names[0] if play.artist_names else "")
-            key = (play.played_at, play.track_name.casefold(), creator.casefold())
-            if key in stored:
-                matched.add(index)
-        return matched
-
-
 class ZipImportService:
-    """Runs an import job: survey, then member by member, batch by batch, each committed.
+    """Runs an import job: survey, then the records in batches, each committed.
 
     The job's `records_processed` is committed with every batch, together with the batch's
     plays, so it is also the resume position: a second run after a crash skips what is
     already counted and repeats at most the batch in flight, which the unique constraint
-    keeps from doubling.
+    keeps from doubling. While one batch is written, a worker thread reads and normalises
+    the next, so the database and the parser work at the same time.
     """
 
     def __init__(
@@ -144,6 +94,7 @@ class ZipImportService:
         self._batch_size = batch_size
         self._on_progress = on_progress
         self._matcher = AccountPlayMatcher()
+        self._replacer = AccountPlayReplacer()
 
     @classmethod
     def from_settings(
@@ -245,128 +196,172 @@ class ZipImportService:
             for reason, count in counters.skip_reasons.items()
             if reason not in EXPECTED_SKIP_REASONS
         )
-        resume_at = counters.processed
         normalizer = RecordNormalizer(
             user_id=job.user_id, import_job_id=job.id, now=datetime.now(UTC)
         )
+        batches = ArchiveBatches(parser, survey.members, normalizer, skip=counters.processed)
         writer = PlayWriter()
-        members = survey.members
-        kinds: set[MemberKind] = set()
-        counted = 0  # records of the members read so far, for an exact progress total
-        position = 0  # how many records (in import order) come before the current member
-        next_member = asyncio.ensure_future(self._parse(parser, normalizer, members[0]))
-        try:
-            for index in range(len(members)):
-                parsed = await next_member
-                if index + 1 < len(members):
-                    # Read the next member while this one is written: both cores work.
-                    next_member = asyncio.ensure_future(
-                        self._parse(parser, normalizer, members[index + 1])
+        async with BatchTransactions(self._database) as transactions:
+            upcoming = self._read_batch(batches)
+            started: list[asyncio.Task[None]] = []
+            try:
+                previous: _BatchInFlight | None = None
+                while (batch := await upcoming) is not None:
+                    # Read the next batch while this one is written: both cores work.
+                    upcoming = self._read_batch(batches)
+                    current = _BatchInFlight()
+                    current.task = asyncio.create_task(
+                        self._write_batch(
+                            transactions,
+                            job,
+                            writer,
+                            batch,
+                            counters,
+                            normalizer.items,
+                            current,
+                            previous,
+                        )
                     )
-                if parsed.kind is not None:
-                    kinds.add(parsed.kind)
-                size = len(parsed.outcomes) if parsed.error is None else 1
-                counted += size
-                estimate = counted + sum(m.estimated_records for m in members[index + 1 :])
-                start = max(resume_at - position, 0)
-                position += size
-                if start >= size:
-                    continue
-                if parsed.error is not None:
-                    logger.warning(
-                        "archive member unreadable",
-                        extra={"import_job_id": job.id, "reason": str(parsed.error)},
-                    )
-                    await self._commit_batch(
-                        job, writer, [parsed.error.code], counters, estimate, kind=None, items={}
-                    )
-                    continue
-                for offset in range(start, size, self._batch_size):
-                    batch = parsed.outcomes[offset : offset + self._batch_size]
-                    await self._commit_batch(
-                        job,
-                        writer,
-                        batch,
-                        counters,
-                        estimate,
-                        kind=parsed.kind,
-                        items=normalizer.items,
-                    )
-        finally:
-            next_member.cancel()
-        await self._finish(job.id, counters, counted, _format_of(kinds))
+                    started.append(current.task)
+                    if previous is not None:
+                        await previous.task  # at most two batches in flight
+                    previous = current
+                if previous is not None:
+                    await previous.task
+            finally:
+                # Let every batch end (each one fails by itself once its predecessor has)
+                # and the worker thread finish with the parser, which is closed after this.
+                pending: list[asyncio.Future[Any]] = [upcoming, *started]
+                await asyncio.wait(pending)
+                for future in pending:
+                    if not future.cancelled():
+                        future.exception()  # seen: the first failure is the one raised
+        await self._finish(job.id, counters, batches.records_read, _format_of(batches.kinds))
 
-    async def _parse(
-        self, parser: ZipImportParser, normalizer: RecordNormalizer, member: HistoryMember
-    ) -> _ParsedMember:
-        return await asyncio.to_thread(_parse_member, parser, normalizer, member)
+    def _read_batch(self, batches: ArchiveBatches) -> asyncio.Future[RecordBatch | None]:
+        return asyncio.ensure_future(asyncio.to_thread(batches.next_batch, self._batch_size))
 
-    async def _commit_batch(
+    async def _write_batch(
         self,
+        transactions: BatchTransactions,
         job: ImportJob,
         writer: PlayWriter,
-        outcomes: Sequence[Outcome],
+        batch: RecordBatch,
         counters: _Counters,
-        records_total: int,
-        *,
-        kind: MemberKind | None,
         items: Mapping[str, ItemRow],
+        current: _BatchInFlight,
+        previous: _BatchInFlight | None,
     ) -> None:
         """Write one batch and advance the job's counters in the same transaction; `items`
-        holds the item of each play row (extended records)."""
-        plays: list[NormalizedPlay] = []
-        rows: list[PlayRow] = []
-        reasons: Counter[str] = Counter()
-        for outcome in outcomes:
-            if type(outcome) is tuple:
-                rows.append(outcome)
-            elif type(outcome) is str:
-                reasons[outcome] += 1
-            else:
-                plays.append(outcome)  # type: ignore[arg-type]
-        async with self._database.session(write=True) as session:
-            matched = 0
-            if kind is MemberKind.ACCOUNT and plays:
-                found = await self._matcher.already_stored(session, job.user_id, plays)
-                if found:
-                    matched = len(found)
-                    plays = [play for i, play in enumerate(plays) if i not in found]
-            if rows:
-                result = await writer.write_rows(session, rows, items)
-            else:
-                result = await writer.write(session, plays)
-            counters.processed += len(outcomes)
-            counters.inserted += result.inserted
-            counters.duplicate += result.duplicates + matched
-            counters.skipped += reasons.total()
-            counters.skip_reasons.update(reasons)
-            counters.unexpected_skips += sum(
-                count for reason, count in reasons.items() if reason not in EXPECTED_SKIP_REASONS
+        holds the item of every extended row.
+
+        Where the database allows (`BatchTransactions.overlapping`), the batch's items and
+        staged rows are written while the previous batch still moves its rows into `plays`;
+        then it waits for that batch to commit, so batches commit in order and the committed
+        counters always describe a prefix of the archive. A batch with account-data plays
+        starts after the previous one committed: matching needs to see its plays.
+        """
+        for unreadable in batch.unreadable:
+            logger.warning(
+                "archive member unreadable",
+                extra={"import_job_id": job.id, "reason": str(unreadable)},
             )
-            await session.execute(
-                update(ImportJob)
-                .where(ImportJob.id == job.id)
-                .values(
-                    records_total=max(records_total, counters.processed),
-                    records_processed=counters.processed,
-                    records_inserted=counters.inserted,
-                    records_duplicate=counters.duplicate,
-                    records_skipped=counters.skipped,
-                    skip_reasons=dict(counters.skip_reasons) or None,
-                    heartbeat_at=datetime.now(UTC),
+        overlap = transactions.overlapping and not batch.account_plays
+        try:
+            if previous is not None:
+                await (previous.staged.wait() if overlap else previous.task)
+            if batch.items:
+                # Committed on their own, before the rows: the next batch's items may credit
+                # the same artists, and must not wait for this batch's rows to commit.
+                async with transactions.batch() as session:
+                    await writer.write_items(session, batch.items)
+            async with transactions.batch() as session:
+                origin = PlayOrigin(job.user_id, PlaySource.EXTENDED_EXPORT, job.id)
+                staged = await writer.stage(session, origin, batch.rows)
+                current.staged.set()
+                if previous is not None and overlap:
+                    await previous.task
+                result = await self._write_extended(session, writer, job, batch, items, staged)
+                if batch.account_plays:
+                    account = await self._write_account_plays(session, writer, job, batch)
+                    result = WriteResult(
+                        inserted=result.inserted + account.inserted,
+                        duplicates=result.duplicates + account.duplicates,
+                    )
+                records_total = self._count(counters, batch, result)
+                await session.execute(
+                    update(ImportJob)
+                    .where(ImportJob.id == job.id)
+                    .values(
+                        records_total=records_total,
+                        records_processed=counters.processed,
+                        records_inserted=counters.inserted,
+                        records_duplicate=counters.duplicate,
+                        records_skipped=counters.skipped,
+                        skip_reasons=dict(counters.skip_reasons) or None,
+                        heartbeat_at=datetime.now(UTC),
+                    )
                 )
-            )
+        finally:
+            current.staged.set()  # a failed batch lets the next one reach its own failure
         if self._on_progress is not None:
             self._on_progress(
                 ImportProgress(
                     import_job_id=job.id,
-                    records_total=max(records_total, counters.processed),
+                    records_total=records_total,
                     records_processed=counters.processed,
                     records_inserted=counters.inserted,
                     records_duplicate=counters.duplicate,
                     records_skipped=counters.skipped,
                 )
             )
+
+    @staticmethod
+    def _count(counters: _Counters, batch: RecordBatch, result: WriteResult) -> int:
+        """Add the batch to the counters; returns the progress total to record."""
+        reasons = batch.skipped
+        counters.processed += batch.records
+        counters.inserted += result.inserted
+        counters.duplicate += result.duplicates
+        counters.skipped += reasons.total()
+        counters.skip_reasons.update(reasons)
+        counters.unexpected_skips += sum(
+            count for reason, count in reasons.items() if reason not in EXPECTED_SKIP_REASONS
+        )
+        return max(batch.records_total, counters.processed)
+
+    async def _write_extended(
+        self,
+        session: AsyncSession,
+        writer: PlayWriter,
+        job: ImportJob,
+        batch: RecordBatch,
+        items: Mapping[str, ItemRow],
+        staged: StagedPlays,
+    ) -> WriteResult:
+        """Store the batch's staged extended rows; a row replaces the account-data play of
+        the same listen, and counts as new only where no such play stood for it."""
+        if not batch.rows:
+            return WriteResult(inserted=0, duplicates=0)
+        found = await self._replacer.find(session, job.user_id, batch.rows, items, batch.spans)
+        if not found.replacing:
+            return await writer.insert_staged(session, staged)
+        replaced = await self._replacer.delete_replaced(session, found)
+        moved = await writer.write_rows(session, staged.origin, found.replacing, ())
+        others = await writer.write_rows(session, staged.origin, found.others, ())
+        inserted = others.inserted + max(moved.inserted - replaced, 0)
+        return WriteResult(inserted=inserted, duplicates=len(batch.rows) - inserted)
+
+    async def _write_account_plays(
+        self, session: AsyncSession, writer: PlayWriter, job: ImportJob, batch: RecordBatch
+    ) -> WriteResult:
+        """Store the batch's account-data plays that no precise play stands for already."""
+        plays = batch.account_plays
+        found = await self._matcher.already_stored(session, job.user_id, plays)
+        if found:
+            plays = [play for i, play in enumerate(plays) if i not in found]
+        result = await writer.write(session, plays)
+        return WriteResult(inserted=result.inserted, duplicates=result.duplicates + len(found))
 
     async def _finish(
         self, job_id: int, counters: _Counters, records_total: int, found: ImportFormat
@@ -407,29 +402,6 @@ class ZipImportService:
                     heartbeat_at=now,
                 )
             )
-
-
-def _parse_member(
-    parser: ZipImportParser, normalizer: RecordNormalizer, member: HistoryMember
-) -> _ParsedMember:
-    """Read and normalise one member (runs in a worker thread)."""
-    return _normalize(normalizer, member, parser.read_bytes(member))
-
-
-def _normalize(normalizer: RecordNormalizer, member: HistoryMember, data: bytes) -> _ParsedMember:
-    try:
-        parsed = decode_member(member, data)
-    except MemberUnreadableError as exc:
-        return _ParsedMember(kind=member.kind, outcomes=[], error=exc)
-    del data
-    records = parsed.records
-    if parsed.kind is MemberKind.ACCOUNT:
-        # In time order, so each batch covers a short span for the minute-window lookup.
-        records.sort(key=lambda r: r.get("endTime") or "" if isinstance(r, dict) else "")
-        normalize = normalizer.account
-    else:
-        normalize = normalizer.extended
-    return _ParsedMember(kind=parsed.kind, outcomes=[normalize(record) for record in records])
 
 
 def _format_of(kinds: set[MemberKind]) -> ImportFormat:

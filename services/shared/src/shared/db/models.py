@@ -193,7 +193,6 @@ class Play(Base):
         UniqueConstraint("user_id", "played_at", "track_id"),
         Index("ix_plays_user_id_track_id", "user_id", "track_id"),
         Index("ix_plays_import_job_id", "import_job_id"),
-        Index("ix_plays_track_id", "track_id"),
         CheckConstraint("ms_played >= 0", name="ms_played_non_negative"),
     )
 
