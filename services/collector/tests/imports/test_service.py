@@ -134,6 +134,110 @@ class TestDeduplication:
         assert (job.records_inserted, job.records_duplicate) == (2, 10)
         assert await harness.plays(user) == 12
 
+    async def test_extended_rows_replace_account_plays_imported_before_them(
+        self, harness: ImportHarness
+    ) -> None:
+        user = await harness.user()
+        account_rows = [
+            {
+                "endTime": f"2022-01-01 10:{n:02d}",
+                "artistName": f"band {n % 5}".upper(),  # names compare case-insensitively
+                "trackName": f"Song {n % 11}",
+                "msPlayed": 1000,
+            }
+            for n in range(12)
+        ]
+        await harness.run(user, zip_bytes({"StreamingHistory_music_0.json": account_rows}))
+        records = [extended_record(n, ts=f"2022-01-01T10:{n:02d}:42Z") for n in range(10)]
+        records += [extended_record(n, ts=f"2022-01-01T11:{n:02d}:07Z") for n in range(2)]
+
+        job = await harness.run(user, zip_bytes({"Streaming_History_Audio_2022.json": records}))
+
+        assert (job.records_inserted, job.records_duplicate) == (2, 10)
+        assert await harness.plays(user) == 14
+        async with harness.database.session() as session:
+            stored = (
+                await session.execute(
+                    select(Play.played_at, Play.source, Play.track_id)
+                    .where(Play.user_id == user.id)
+                    .order_by(Play.played_at)
+                )
+            ).all()
+        by_minute = {(row.played_at.hour, row.played_at.minute): row for row in stored}
+        for n in range(10):  # the listens both sources name are the precise plays
+            played_at, source, track_id = by_minute[(10, n)]
+            assert (played_at.second, source) == (42, PlaySource.EXTENDED_EXPORT)
+            assert not track_id.startswith("local:")
+        assert [row[1] for row in stored].count(PlaySource.ACCOUNT_EXPORT) == 2
+
+    async def test_extended_episode_replaces_the_account_episode_play(
+        self, harness: ImportHarness
+    ) -> None:
+        user = await harness.user()
+        podcast_row = {
+            "endTime": "2022-03-04 07:15",
+            "podcastName": "The Show",
+            "episodeName": "Pilot",
+            "msPlayed": 1_200_000,
+        }
+        await harness.run(user, zip_bytes({"StreamingHistory_podcast_0.json": [podcast_row]}))
+        episode = extended_record(
+            1,
+            ts="2022-03-04T07:15:59Z",
+            spotify_track_uri=None,
+            master_metadata_track_name=None,
+            master_metadata_album_artist_name=None,
+            spotify_episode_uri="spotify:episode:episode00000000000007",
+            episode_name="pilot",
+            episode_show_name="THE SHOW",
+        )
+
+        job = await harness.run(user, zip_bytes({"Streaming_History_Video_2022.json": [episode]}))
+
+        assert (job.records_inserted, job.records_duplicate) == (0, 1)
+        async with harness.database.session() as session:
+            stored = (
+                await session.execute(
+                    select(Play.track_id, Play.source).where(Play.user_id == user.id)
+                )
+            ).all()
+        assert [tuple(row) for row in stored] == [
+            ("episode00000000000007", PlaySource.EXTENDED_EXPORT)
+        ]
+
+    async def test_account_play_also_polled_leaves_one_play_when_its_export_arrives(
+        self, harness: ImportHarness
+    ) -> None:
+        user = await harness.user()
+        record = extended_record(3, ts="2022-01-01T10:03:42Z")
+        account_row = {
+            "endTime": "2022-01-01 10:03",
+            "artistName": record["master_metadata_album_artist_name"],
+            "trackName": record["master_metadata_track_name"],
+            "msPlayed": 1000,
+        }
+        await harness.run(user, zip_bytes({"StreamingHistory_music_0.json": [account_row]}))
+        polled = NormalizedPlay(
+            user_id=user.id,
+            source=PlaySource.API,
+            item_kind=ItemKind.TRACK,
+            track_id=record["spotify_track_uri"].rsplit(":", 1)[1],
+            track_name=record["master_metadata_track_name"],
+            played_at=datetime.fromisoformat(record["ts"]),
+            ms_played=record["ms_played"],
+        )
+        async with harness.database.session(write=True) as session:
+            await PlayWriter().write(session, [polled])
+
+        job = await harness.run(user, zip_bytes({"Streaming_History_Audio_2022.json": [record]}))
+
+        assert (job.records_inserted, job.records_duplicate) == (0, 1)
+        async with harness.database.session() as session:
+            sources = list(
+                await session.scalars(select(Play.source).where(Play.user_id == user.id))
+            )
+        assert sources == [PlaySource.API]
+
     async def test_identical_records_repeated_are_one_play(self, harness: ImportHarness) -> None:
         user = await harness.user()
         records = [extended_record(n) for n in range(150)]

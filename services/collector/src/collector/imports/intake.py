@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from collector.imports.service import ImportProgress, ZipImportService
 from collector.settings import CollectorSettings
@@ -17,6 +20,25 @@ from shared.db.manager import DatabaseManager
 from shared.db.models import ImportJob, User
 
 _CHUNK = 1024 * 1024
+
+# An archive with an import in one of these states is not imported again for the same user
+# (the partial unique index of migration 0002 says the same).
+LIVE_IMPORT_STATUSES = (
+    ImportStatus.PENDING,
+    ImportStatus.RUNNING,
+    ImportStatus.SUCCEEDED,
+    ImportStatus.PARTIAL,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedArchive:
+    """The import job of an archive, and whether queueing it created that job."""
+
+    import_job_id: int
+    created: bool
+    """False when the user already had a live import of the same file (same sha256)."""
+    status: ImportStatus
 
 
 class ArchiveIntake:
@@ -36,8 +58,9 @@ class ArchiveIntake:
                 await session.flush()
             return user
 
-    async def enqueue(self, user: User, source: Path) -> int:
-        """A pending import job of a copy of `source`; returns the job's id."""
+    async def enqueue(self, user: User, source: Path) -> QueuedArchive:
+        """A pending import job of a copy of `source`, unless the user already has a
+        pending, running or finished import of the same file: then that job, and no copy."""
         stored = f"{user.id}/{uuid.uuid4()}.zip"
         target = self._import_dir / stored
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -46,18 +69,48 @@ class ArchiveIntake:
             while chunk := reader.read(_CHUNK):
                 digest.update(chunk)
                 writer.write(chunk)
-        async with self._database.session(write=True) as session:
-            job = ImportJob(
-                user_id=user.id,
-                original_filename=source.name[:512],
-                stored_path=stored,
-                size_bytes=target.stat().st_size,
-                sha256=digest.hexdigest(),
-                status=ImportStatus.PENDING,
+        sha256 = digest.hexdigest()
+        try:
+            async with self._database.session(write=True) as session:
+                earlier = await self._live_import(session, user.id, sha256)
+                if earlier is not None:
+                    target.unlink()
+                    return QueuedArchive(earlier.id, created=False, status=earlier.status)
+                job = ImportJob(
+                    user_id=user.id,
+                    original_filename=source.name[:512],
+                    stored_path=stored,
+                    size_bytes=target.stat().st_size,
+                    sha256=sha256,
+                    status=ImportStatus.PENDING,
+                )
+                try:
+                    async with session.begin_nested():
+                        session.add(job)
+                except IntegrityError:
+                    # Another collector queued the same file at the same moment.
+                    earlier = await self._live_import(session, user.id, sha256)
+                    if earlier is None:
+                        raise
+                    target.unlink()
+                    return QueuedArchive(earlier.id, created=False, status=earlier.status)
+                return QueuedArchive(job.id, created=True, status=job.status)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    async def _live_import(session: AsyncSession, user_id: int, sha256: str) -> ImportJob | None:
+        return await session.scalar(
+            select(ImportJob)
+            .where(
+                ImportJob.user_id == user_id,
+                ImportJob.sha256 == sha256,
+                ImportJob.status.in_(LIVE_IMPORT_STATUSES),
             )
-            session.add(job)
-            await session.flush()
-            return job.id
+            .order_by(ImportJob.id)
+            .limit(1)
+        )
 
 
 class ProgressBar:
@@ -89,7 +142,11 @@ async def import_file_now(
         intake = ArchiveIntake(database, settings.import_dir)
         user = await intake.user_for(spotify_user_id, create=True)
         assert user is not None
-        job_id = await intake.enqueue(user, path)
+        queued = await intake.enqueue(user, path)
+        job_id = queued.import_job_id
+        if not queued.created:
+            stream.write(f"this archive is already known as import {job_id} ({queued.status})\n")
+            return 0 if queued.status in {ImportStatus.SUCCEEDED, ImportStatus.PARTIAL} else 1
         service = ZipImportService.from_settings(
             database, settings, on_progress=ProgressBar(stream)
         )

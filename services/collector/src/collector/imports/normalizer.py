@@ -14,6 +14,9 @@ EARLIEST_PLAY = datetime(2008, 1, 1, tzinfo=UTC)
 # Longer than any single sitting; a bigger ms_played is a corrupt counter.
 LONGEST_PLAY_MS = 24 * 60 * 60 * 1000
 
+# Distinct short texts (platforms, reasons) kept for sharing between rows, at most.
+_MAX_SHARED_TEXTS = 10_000
+
 # Rows Spotify itself writes without a playable item: skipped, but not a sign of bad data.
 EXPECTED_SKIP_REASONS = frozenset({"no_item", "unknown_item"})
 
@@ -44,6 +47,7 @@ class RecordNormalizer:
         self.items: dict[str, ItemRow] = {}
         """The item of every play row returned so far, by track id."""
         self._new_items: list[ItemRow] = []
+        self._texts: dict[str, str] = {}
 
     def take_new_items(self) -> list[ItemRow]:
         """The items first named since the last call, in the order they were met."""
@@ -79,17 +83,18 @@ class RecordNormalizer:
             item_id = book_uri.rsplit(":", 1)[-1]
         else:
             return "no_item"
-        if not item_id or len(item_id) > 64:
-            return "invalid_uri"
-        if item_id not in self.items:
+        item = self.items.get(item_id)
+        if item is None:
+            if not item_id or len(item_id) > 64:
+                return "invalid_uri"
             item = self.items[item_id] = self._extended_item(record, kind, item_id)
             self._new_items.append(item)
+        # Rows share one string object per track and per short text: a batch of 50,000
+        # rows then holds tens of megabytes less.
+        item_id = item.row[0]
         skipped = get("skipped")
         shuffle = get("shuffle")
         offline = get("offline")
-        platform = get("platform")
-        reason_start = get("reason_start")
-        reason_end = get("reason_end")
         return (
             item_id,
             played_at,
@@ -97,13 +102,25 @@ class RecordNormalizer:
             kind,
             None,
             None,
-            clip(reason_start, 64) if type(reason_start) is str else None,
-            clip(reason_end, 64) if type(reason_end) is str else None,
+            self._shared_text(get("reason_start"), 64),
+            self._shared_text(get("reason_end"), 64),
             skipped if type(skipped) is bool else None,
             shuffle if type(shuffle) is bool else None,
             offline if type(offline) is bool else None,
-            clip(platform, 255) if type(platform) is str and platform else None,
+            self._shared_text(get("platform") or None, 255),
         )
+
+    def _shared_text(self, value: Any, length: int) -> str | None:
+        """A text value clipped to its column (None if it is no text), one object per
+        distinct text while there are few of them."""
+        if type(value) is not str:
+            return None
+        shared = self._texts.get(value)
+        if shared is None:
+            shared = value[:length]
+            if len(self._texts) < _MAX_SHARED_TEXTS:
+                self._texts[value] = shared
+        return shared
 
     def _extended_item(self, record: dict[str, Any], kind: str, item_id: str) -> ItemRow:
         """The item of an extended record, from the first record that names it."""

@@ -66,8 +66,17 @@ class WatchDirScanner:
             )
             move_aside(archive, self._watch_dir / FAILED / spotify_user_id)
             return
-        job_id = await self._intake.enqueue(user, archive)
-        await self._service.run(job_id, claimed_by=self._claimed_by)
+        queued = await self._intake.enqueue(user, archive)
+        job_id = queued.import_job_id
+        if not queued.created:
+            # A collector stopped while this archive was being imported (or before it was
+            # moved) left its job behind: that job is the archive's import.
+            logger.info(
+                "watched archive already queued",
+                extra={"import_job_id": job_id, "status": str(queued.status)},
+            )
+        if queued.status in {ImportStatus.PENDING, ImportStatus.RUNNING}:
+            await self._service.run(job_id, claimed_by=self._claimed_by)
         async with self._database.session() as session:
             status = await session.scalar(select(ImportJob.status).where(ImportJob.id == job_id))
         outcome = DONE if status in {ImportStatus.SUCCEEDED, ImportStatus.PARTIAL} else FAILED
