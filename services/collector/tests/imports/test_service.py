@@ -280,6 +280,39 @@ class TestQuirksAndNonsense:
         assert job.error_message is not None
         assert "invalid_ms_played: 2" in job.error_message
 
+    async def test_texts_no_database_can_store_are_repaired_not_fatal(
+        self, harness: ImportHarness
+    ) -> None:
+        user = await harness.user()
+        records = [
+            extended_record(
+                1,
+                platform="android\u0000tv",
+                master_metadata_track_name="A\u0000B",
+                spotify_track_uri="spotify:track:nulname00000000000001",
+            ),
+            extended_record(2, reason_end="x\ud800y"),  # a lone surrogate escape
+            extended_record(3, spotify_track_uri="spotify:track:bad\u0000id"),
+        ]
+
+        job = await harness.run(user, zip_bytes({"Streaming_History_Audio_2022.json": records}))
+
+        assert job.status == ImportStatus.PARTIAL, job.error_message
+        assert (job.records_inserted, job.skip_reasons) == (2, {"invalid_uri": 1})
+        async with harness.database.session() as session:
+            stored = (
+                await session.execute(
+                    select(Play.platform, Play.reason_end, Track.name)
+                    .join(Track, Track.id == Play.track_id)
+                    .where(Play.user_id == user.id)
+                    .order_by(Play.played_at)
+                )
+            ).all()
+        assert [tuple(row) for row in stored] == [
+            ("android\ufffdtv", "trackdone", "A\ufffdB"),
+            ("android", "x\ufffdy", "Song 2"),
+        ]
+
     async def test_episodes_and_audiobooks_keep_their_kind(self, harness: ImportHarness) -> None:
         user = await harness.user()
         episode = extended_record(

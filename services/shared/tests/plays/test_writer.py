@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.enums import ItemKind, PlaySource
 from shared.db.models import Artist, Play, Track, TrackArtist
 from shared.plays.model import NormalizedPlay, local_id
-from shared.plays.writer import PlayWriter, WriteResult
+from shared.plays.writer import (
+    PLAY_ROW_COLUMNS,
+    ItemRow,
+    PlayOrigin,
+    PlayRow,
+    PlayWriter,
+    WriteResult,
+)
 from testkit.factories import create_play, create_track, create_user
 
 START = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -151,3 +158,134 @@ class TestPlayWriter:
             select(func.count()).select_from(Track).where(Track.id.like("bulk%"))
         )
         assert tracks == 4000
+
+
+ODD_TEXTS = (
+    "quote \" and apostrophe ' and back\\slash",
+    "line\nbreak\ttab\x01control",
+    "emoji 🎧 and 日本語 and combining é",
+    "",
+)
+
+
+def _row(n: int, track_id: str, **overrides: object) -> PlayRow:
+    values: dict[str, object] = {
+        "track_id": track_id,
+        "played_at": START + timedelta(seconds=n),
+        "ms_played": n,
+        "item_kind": ItemKind.TRACK.value,
+        "context_type": None,
+        "context_uri": None,
+        "reason_start": None,
+        "reason_end": None,
+        "skipped": None,
+        "shuffle": None,
+        "offline": None,
+        "platform": None,
+    }
+    values.update(overrides)
+    return tuple(values[name] for name in PLAY_ROW_COLUMNS)
+
+
+def _item(track_id: str) -> ItemRow:
+    return ItemRow(
+        row=(
+            track_id,
+            ItemKind.TRACK.value,
+            f"Song {track_id}",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ),
+        artists=((local_id("Band"), "Band"),),
+    )
+
+
+class TestPlayRows:
+    async def test_texts_flags_and_contexts_are_stored_exactly(
+        self, db_session: AsyncSession
+    ) -> None:
+        user = await create_user(db_session)
+        origin = PlayOrigin(user.id, PlaySource.EXTENDED_EXPORT)
+        rows = [
+            _row(
+                n,
+                "rowstrack000000000001",
+                reason_start=text,
+                platform=text or None,
+                skipped=[True, False, None][n % 3],
+                shuffle=[None, True, False][n % 3],
+                offline=[False, None, True][n % 3],
+            )
+            for n, text in enumerate(ODD_TEXTS)
+        ]
+        rows.append(_row(9, "rowstrack000000000001", context_type="playlist", context_uri="x:y"))
+
+        result = await PlayWriter().write_rows(
+            db_session, origin, rows, [_item("rowstrack000000000001")]
+        )
+
+        assert result == WriteResult(inserted=5, duplicates=0)
+        stored = (
+            await db_session.execute(
+                select(*(getattr(Play, name) for name in PLAY_ROW_COLUMNS))
+                .where(Play.user_id == user.id)
+                .order_by(Play.played_at)
+            )
+        ).all()
+        assert [tuple(row) for row in stored] == [
+            (*row[:3], ItemKind.TRACK, *row[4:]) for row in rows
+        ]
+
+    async def test_rows_without_contexts_store_null_contexts(
+        self, db_session: AsyncSession
+    ) -> None:
+        user = await create_user(db_session)
+        origin = PlayOrigin(user.id, PlaySource.EXTENDED_EXPORT)
+        rows = [_row(n, "rowstrack000000000002", reason_end="trackdone") for n in range(3)]
+
+        await PlayWriter().write_rows(db_session, origin, rows, [_item("rowstrack000000000002")])
+
+        contexts = (
+            await db_session.execute(
+                select(Play.context_type, Play.context_uri, Play.reason_end).where(
+                    Play.user_id == user.id
+                )
+            )
+        ).all()
+        assert [tuple(row) for row in contexts] == [(None, None, "trackdone")] * 3
+
+    async def test_two_writes_in_one_transaction_store_each_row_once(
+        self, db_session: AsyncSession
+    ) -> None:
+        user = await create_user(db_session)
+        origin = PlayOrigin(user.id, PlaySource.EXTENDED_EXPORT, None)
+        writer = PlayWriter()
+        first = [_row(n, "rowstrack000000000003") for n in range(5)]
+        second = [_row(n, "rowstrack000000000003") for n in range(3, 8)]
+
+        one = await writer.write_rows(db_session, origin, first, [_item("rowstrack000000000003")])
+        two = await writer.write_rows(db_session, origin, second, [])
+
+        assert (one, two) == (WriteResult(5, 0), WriteResult(3, 2))
+        assert await _count(db_session, user.id) == 8
+
+    async def test_staged_rows_are_stored_only_by_insert_staged(
+        self, db_session: AsyncSession
+    ) -> None:
+        user = await create_user(db_session)
+        origin = PlayOrigin(user.id, PlaySource.EXTENDED_EXPORT)
+        writer = PlayWriter()
+        await writer.write_items(db_session, [_item("rowstrack000000000004")])
+        rows = [_row(n, "rowstrack000000000004") for n in range(4)]
+
+        staged = await writer.stage(db_session, origin, rows + rows[:1])
+        before = await _count(db_session, user.id)
+        result = await writer.insert_staged(db_session, staged)
+
+        assert before == 0
+        assert result == WriteResult(inserted=4, duplicates=1)
+        assert await _count(db_session, user.id) == 4

@@ -85,7 +85,7 @@ class RecordNormalizer:
             return "no_item"
         item = self.items.get(item_id)
         if item is None:
-            if not item_id or len(item_id) > 64:
+            if not item_id or len(item_id) > 64 or "\x00" in item_id:
                 return "invalid_uri"
             item = self.items[item_id] = self._extended_item(record, kind, item_id)
             self._new_items.append(item)
@@ -117,7 +117,7 @@ class RecordNormalizer:
             return None
         shared = self._texts.get(value)
         if shared is None:
-            shared = value[:length]
+            shared = _without_nul(value)[:length]
             if len(self._texts) < _MAX_SHARED_TEXTS:
                 self._texts[value] = shared
         return shared
@@ -128,21 +128,18 @@ class RecordNormalizer:
         artists: tuple[tuple[str, str], ...] = ()
         album_name = show_name = None
         if kind == _TRACK:
-            name = get("master_metadata_track_name")
-            artist = get("master_metadata_album_artist_name")
-            if type(artist) is str and artist:
+            name = _text(get("master_metadata_track_name"))
+            artist = _text(get("master_metadata_album_artist_name"))
+            if artist:
                 artists = ((self._artist_id(artist), artist[:512]),)
-            album = get("master_metadata_album_album_name")
-            album_name = album if type(album) is str else None
+            album_name = _text(get("master_metadata_album_album_name"))
         elif kind == _EPISODE:
-            name = get("episode_name")
-            show = get("episode_show_name")
-            show_name = show if type(show) is str else None
+            name = _text(get("episode_name"))
+            show_name = _text(get("episode_show_name"))
         else:
-            title = get("audiobook_title")
-            show_name = title if type(title) is str else None
-            name = get("audiobook_chapter_title") or title
-        track_name = name if type(name) is str and name else item_id
+            show_name = _text(get("audiobook_title"))
+            name = _text(get("audiobook_chapter_title")) or show_name
+        track_name = name or item_id
         return ItemRow(
             row=(
                 item_id,
@@ -173,8 +170,8 @@ class RecordNormalizer:
         if type(ms_played) is not int or not 0 <= ms_played <= LONGEST_PLAY_MS:
             return "invalid_ms_played"
         if "podcastName" in record or "episodeName" in record:
-            show, name = record.get("podcastName"), record.get("episodeName")
-            if type(show) is not str or type(name) is not str or not name:
+            show, name = _text(record.get("podcastName")), _text(record.get("episodeName"))
+            if show is None or not name:
                 return "invalid_names"
             return self._account_play(
                 played_at,
@@ -184,8 +181,8 @@ class RecordNormalizer:
                 name=name,
                 show_name=show,
             )
-        artist, name = record.get("artistName"), record.get("trackName")
-        if type(artist) is not str or type(name) is not str or not artist or not name:
+        artist, name = _text(record.get("artistName")), _text(record.get("trackName"))
+        if not artist or not name:
             return "invalid_names"
         if artist.casefold() == _UNKNOWN_ARTIST and ms_played == 0:
             return "unknown_item"
@@ -247,3 +244,13 @@ class RecordNormalizer:
         if artist_id is None:
             artist_id = self._artist_ids[name] = local_id(name)
         return artist_id
+
+
+def _text(value: Any) -> str | None:
+    """A text field of a record (None for anything else), NUL characters replaced:
+    PostgreSQL cannot store them, and no name of Spotify's has them."""
+    return _without_nul(value) if type(value) is str else None
+
+
+def _without_nul(value: str) -> str:
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value

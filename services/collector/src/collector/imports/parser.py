@@ -256,11 +256,29 @@ def decode_member(member: HistoryMember, data: bytes) -> MemberRecords:
 
 def _loads(data: bytes) -> Any:
     """orjson for speed; what it refuses and the standard library accepts (NaN, integers
-    beyond 64 bits, UTF-16 text) is read by the standard library, which also explains errors."""
+    beyond 64 bits, UTF-16 text, lone surrogate escapes) is read by the standard library,
+    which also explains errors."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return _valid_text(json.loads(data))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(value: Any) -> Any:
+    """The parsed JSON with every string made valid Unicode: a lone surrogate (JSON allows
+    the escape, UTF-8 cannot encode it) becomes U+FFFD, so no database refuses the text."""
+    if isinstance(value, str):
+        if _LONE_SURROGATE.search(value):
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, list):
+        return [_valid_text(item) for item in value]
+    if isinstance(value, dict):
+        return {_valid_text(key): _valid_text(item) for key, item in value.items()}
+    return value
 
 
 def _kind_from_keys(records: list[Any]) -> MemberKind | None:

@@ -74,9 +74,10 @@ class ZipImportService:
 
     The job's `records_processed` is committed with every batch, together with the batch's
     plays, so it is also the resume position: a second run after a crash skips what is
-    already counted and repeats at most the batch in flight, which the unique constraint
-    keeps from doubling. While one batch is written, a worker thread reads and normalises
-    the next, so the database and the parser work at the same time.
+    already counted and repeats at most the batches in flight, which the unique constraint
+    keeps from doubling. Batches commit in archive order. While one batch is written, a
+    worker thread reads and normalises the next, so the database and the parser work at the
+    same time.
     """
 
     def __init__(
@@ -207,8 +208,6 @@ class ZipImportService:
             try:
                 previous: _BatchInFlight | None = None
                 while (batch := await upcoming) is not None:
-                    # Read the next batch while this one is written: both cores work.
-                    upcoming = self._read_batch(batches)
                     current = _BatchInFlight()
                     current.task = asyncio.create_task(
                         self._write_batch(
@@ -225,6 +224,8 @@ class ZipImportService:
                     started.append(current.task)
                     if previous is not None:
                         await previous.task  # at most two batches in flight
+                    # Read the next batch while this one is written: both cores work.
+                    upcoming = self._read_batch(batches)
                     previous = current
                 if previous is not None:
                     await previous.task
