@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/query_bench.py [--only sqlite|postgresql] [--plays N]
 [--others N] [--calls N] [--reuse URL] [--keep] [--build-only] [--raw] [--tool-api]
-[--clients N] [--seconds S]
+[--tool-api-only] [--clients N] [--seconds S]
 
 Builds a fresh database per dialect (a SQLite file in a temporary folder; a PostgreSQL
 database on the server at TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
@@ -584,9 +584,10 @@ async def run(url: str, args: argparse.Namespace, *, build_first: bool) -> None:
             elapsed = time.perf_counter() - started
             print(f"  listening summaries brought up to date in {elapsed:.1f} s", flush=True)
         await _vacuum(database)
-        await measure(database, user_id, args.calls, raw=args.raw)
-        print(f"  after: {_load()}", flush=True)
-        if args.tool_api:
+        if not args.tool_api_only:
+            await measure(database, user_id, args.calls, raw=args.raw)
+            print(f"  after: {_load()}", flush=True)
+        if args.tool_api or args.tool_api_only:
             await measure_tool_api(url, user_id, args.clients, args.seconds)
     finally:
         await database.dispose()
@@ -606,6 +607,7 @@ async def main() -> None:
         "--raw", action="store_true", help="answer from the plays alone, without the summaries"
     )
     parser.add_argument("--tool-api", action="store_true", help="also measure POST /mcp/call")
+    parser.add_argument("--tool-api-only", action="store_true", help="measure POST /mcp/call only")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()

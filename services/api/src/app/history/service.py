@@ -197,11 +197,12 @@ class HistoryService:
             view = await summaries.view(session, user_id)
             if view is None:
                 break
-            result = await compute(SummaryQueries(view, user_id))
+            dialect = session.get_bind().dialect.name
+            result = await compute(SummaryQueries(view, user_id, dialect))
             # Each statement of a PostgreSQL transaction sees the latest commits: an answer
             # that straddled a fold by another request is computed again. (A SQLite
             # transaction reads one snapshot throughout.)
-            if session.get_bind().dialect.name == "sqlite":
+            if dialect == "sqlite":
                 return result
             if await summaries.version(session) == view.version:
                 return result

@@ -378,7 +378,7 @@ class ListeningSummaries:
             return
         for statement in self._entity_upserts(dialect, chosen):
             await session.execute(statement)
-        for statement in self._previous_months(chosen):
+        for statement in self._previous_months(chosen, everything=after == 0, user_id=user_id):
             await session.execute(statement)
         days = await session.execute(
             select(Play.user_id, UtcDay(Play.played_at)).where(*chosen).distinct()
@@ -502,9 +502,11 @@ class ListeningSummaries:
         ]
 
     @staticmethod
-    def _previous_months(chosen: list[ColumnElement[bool]]) -> list[Any]:
-        """UPDATEs setting `prev_month` on every month row of the tracks and artists played."""
-        statements = []
+    def _previous_months(
+        chosen: list[ColumnElement[bool]], *, everything: bool, user_id: int | None
+    ) -> list[Any]:
+        """UPDATEs setting `prev_month` on the month rows of the tracks and artists played (of
+        every track and artist, or the user's, when `everything` was folded from scratch)."""
         touched_tracks = (
             select(Play.user_id, Play.track_id, Play.item_kind).where(*chosen).distinct()
         )
@@ -514,27 +516,36 @@ class ListeningSummaries:
             .where(*chosen)
             .distinct()
         )
+        statements = []
         for model, key, touched in (
             (ListeningTrackMonth, "track_id", touched_tracks),
             (ListeningArtistMonth, "artist_id", touched_artists),
         ):
             table = model.__table__
             assert isinstance(table, Table)
-            earlier = table.alias("earlier")
-            previous = (
-                select(func.max(earlier.c.month))
-                .where(
-                    earlier.c.user_id == table.c.user_id,
-                    earlier.c[key] == table.c[key],
-                    earlier.c.item_kind == table.c.item_kind,
-                    earlier.c.month < table.c.month,
-                )
-                .scalar_subquery()
+            entity = (table.c.user_id, table.c[key], table.c.item_kind)
+            source = select(
+                *entity,
+                table.c.month,
+                func.lag(table.c.month)
+                .over(partition_by=entity, order_by=table.c.month)
+                .label("prev"),
             )
+            if not everything:
+                source = source.where(tuple_(*entity).in_(touched))
+            elif user_id is not None:
+                source = source.where(table.c.user_id == user_id)
+            ordered = source.subquery("ordered")
             statements.append(
                 update(table)
-                .where(tuple_(table.c.user_id, table.c[key], table.c.item_kind).in_(touched))
-                .values(prev_month=previous)
+                .where(
+                    table.c.user_id == ordered.c.user_id,
+                    table.c[key] == ordered.c[key],
+                    table.c.item_kind == ordered.c.item_kind,
+                    table.c.month == ordered.c.month,
+                    table.c.prev_month.is_distinct_from(ordered.c.prev),
+                )
+                .values(prev_month=ordered.c.prev)
             )
         return statements
 

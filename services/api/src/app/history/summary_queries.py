@@ -11,6 +11,7 @@ are answered from the plays. The answers equal those of `HistoryQueries`.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from app.history.queries import (
     ArtistRow,
     CandidateRow,
     DiscoveredRow,
+    EpochSeconds,
     GapRow,
     HistoryQueries,
     PlayRow,
@@ -58,6 +60,7 @@ from app.history.summaries import (
     month_start,
 )
 from app.history.window import UtcOffsets
+from shared.db.base import UTCDateTime
 from shared.db.enums import ItemKind
 from shared.db.models import (
     Artist,
@@ -72,6 +75,8 @@ from shared.db.models import (
 )
 
 Kind = Literal["artist", "track"]
+RawSums = dict[str, tuple[int, int, int]]
+"""id -> (net plays, net ms, plays added) of a window's raw parts."""
 AnySelect = Select[*tuple[Any, ...]]
 HOURS = range(24)
 
@@ -163,14 +168,16 @@ _MS_HOURS = [getattr(ListeningDay, f"ms_h{h:02d}") for h in HOURS]
 class SummaryQueries:
     """Answers one user's history questions from the summaries (see the module docstring)."""
 
-    def __init__(self, view: SummaryView, user_id: int) -> None:
+    def __init__(self, view: SummaryView, user_id: int, dialect: str) -> None:
         self._view = view
         self._user_id = user_id
+        self._sqlite = dialect == "sqlite"
         self._raw = HistoryQueries()
         self._extent: tuple[datetime | None, datetime | None] | None = None
         self._unfolded: bool | None = None
         self._extremes: dict[tuple[Subject, bool, PlayScope], datetime | None] = {}
         self._known: dict[tuple[PlayScope, Kind, bool], _Known] = {}
+        self._raw_cache: dict[tuple[PlayScope, Kind, bool, Cover], RawSums] = {}
 
     # -- the window -----------------------------------------------------------------------
 
@@ -195,7 +202,7 @@ class SummaryQueries:
                     select(Play.id)
                     .where(
                         Play.id > self._view.rolled_up_to,
-                        _unindexed(Play.user_id) == self._user_id,
+                        self._unindexed(Play.user_id) == self._user_id,
                     )
                     .limit(1)
                 )
@@ -215,37 +222,33 @@ class SummaryQueries:
             end = None
         return start, end
 
-    async def _months(
-        self, session: AsyncSession, scope: PlayScope, *, complement: bool = True
-    ) -> Cover:
-        """The window's whole UTC months, and its edges: raw, or the whole month less the rest."""
+    async def _months(self, session: AsyncSession, scope: PlayScope) -> Cover:
+        """The window's whole UTC months, and partial ones raw or as whole month less the rest."""
         start, end = await self._window(session, scope)
+        unfolded = RawPart(scope.start, scope.end, folded=False)
         if start is None and end is None:
-            unfolded = RawPart(scope.start, scope.end, folded=False)
             return Cover(None, None, (), (unfolded,), all_time=True)
         lo = None if start is None else month_of(start) + (start != month_start(month_of(start)))
         hi = None if end is None else month_of(end)
-        unfolded = RawPart(scope.start, scope.end, folded=False)
-        if lo is not None and hi is not None and lo >= hi:
-            return Cover(0, 0, (), (RawPart(start, end), unfolded))
+        partial = set()
+        if start is not None and start != month_start(month_of(start)):
+            partial.add(month_of(start))
+        if end is not None and end != month_start(month_of(end)):
+            partial.add(month_of(end))
         extra: list[int] = []
         raw: list[RawPart] = [unfolded]
-        if start is not None and lo is not None:
-            edge = month_start(lo)
-            whole = month_start(lo - 1)
-            if complement and edge - start > start - whole:
-                extra.append(lo - 1)
-                raw.append(RawPart(whole, start, sign=-1))
-            elif start < edge:
-                raw.append(RawPart(start, edge))
-        if end is not None and hi is not None:
-            edge = month_start(hi)
-            after = month_start(hi + 1)
-            if complement and end - edge > after - end:
-                extra.append(hi)
-                raw.append(RawPart(end, after, sign=-1))
-            elif edge < end:
-                raw.append(RawPart(edge, end))
+        for month in sorted(partial):
+            first, after = month_start(month), month_start(month + 1)
+            inside = (max(first, start) if start else first, min(after, end) if end else after)
+            outside = [(first, inside[0]), (inside[1], after)]
+            rest = sum(((b - a) for a, b in outside), timedelta())
+            if rest < inside[1] - inside[0]:
+                extra.append(month)
+                raw.extend(RawPart(a, b, sign=-1) for a, b in outside if a < b)
+            else:
+                raw.append(RawPart(*inside))
+        if lo is not None and hi is not None and lo >= hi:
+            lo = hi = 0  # no whole month inside
         return Cover(lo, hi, tuple(extra), tuple(raw))
 
     async def _days(self, session: AsyncSession, scope: PlayScope) -> Cover:
@@ -263,6 +266,11 @@ class SummaryQueries:
             raw.append(RawPart(day_start(hi), end))
         return Cover(lo, hi, (), tuple(raw))
 
+    def _unindexed(self, column: Any) -> Any:
+        """On SQLite, an integer column as an expression no index serves, to steer its planner."""
+        # (PostgreSQL, which keeps statistics, chooses well and has none for the expression.)
+        return column + 0 if self._sqlite else column
+
     def _kinds(self, scope: PlayScope) -> list[ItemKind]:
         return list(ItemKind) if scope.include_episodes else [ItemKind.TRACK]
 
@@ -276,7 +284,7 @@ class SummaryQueries:
             # Unfolded plays are few and have the highest ids: read them by id range.
             Play.user_id == self._user_id
             if part.folded
-            else _unindexed(Play.user_id) == self._user_id,
+            else self._unindexed(Play.user_id) == self._user_id,
         ]
         if not scope.include_episodes:
             clauses.append(Play.item_kind == ItemKind.TRACK)
@@ -312,23 +320,14 @@ class SummaryQueries:
     ) -> list[AnySelect]:
         """SELECTs of (id, plays, ms) whose sum per id is the scope's counted plays."""
         kinds = self._kinds(scope)
-        parts: list[AnySelect] = []
-        if kind == "track":
-            table: Any = ListeningTrack if cover.all_time else ListeningTrackMonth
-            key = table.track_id
-            plays, ms = table.plays, table.ms_played
-        else:
-            table = ListeningArtist if cover.all_time else ListeningArtistMonth
-            key = table.artist_id
-            plays = table.primary_plays if primary_only else table.plays
-            ms = table.primary_ms_played if primary_only else table.ms_played
+        table, key, plays, ms = _entity_columns(kind, all_time=cover.all_time, primary=primary_only)
         summary = select(key.label("id"), plays.label("plays"), ms.label("ms")).where(
             table.user_id == self._user_id, table.item_kind.in_(kinds)
         )
         # Given ids, each is looked up (user, id, month) rather than every month scanned.
         months = None
         if not cover.all_time:
-            month = _unindexed(table.month) if ids is not None else table.month
+            month = self._unindexed(table.month) if ids is not None else table.month
             months = self._bucket_range(month, cover)
         if months is not None:
             summary = summary.where(months)
@@ -336,7 +335,13 @@ class SummaryQueries:
             summary = summary.where(plays > 0)
         if ids is not None:
             summary = summary.where(key.in_(ids))
-        parts.append(summary)
+        return [summary, *self._raw_entity_parts(scope, kind, cover, primary_only=primary_only)]
+
+    def _raw_entity_parts(
+        self, scope: PlayScope, kind: Kind, cover: Cover, *, primary_only: bool = False
+    ) -> list[AnySelect]:
+        """SELECTs of (id, +-1, +-ms) of the cover's raw parts, read from `plays`."""
+        parts: list[AnySelect] = []
         for part in cover.raw:
             sign = literal(part.sign)
             if kind == "track":
@@ -550,11 +555,41 @@ class SummaryQueries:
         ids: list[str] | None,
         primary_only: bool,
     ) -> list[tuple[str, int, int]]:
-        sums = self._sums(
-            self._entity_parts(scope, kind, cover, primary_only=primary_only, ids=ids), ids
-        )
-        stmt = select(sums.c.id, sums.c.plays, sums.c.ms)
-        return [(r[0], int(r[1]), int(r[2])) for r in (await session.execute(stmt)).all()]
+        summary = self._entity_parts(scope, kind, cover, primary_only=primary_only, ids=ids)[0]
+        part = summary.subquery()
+        stmt = select(part.c.id, func.sum(part.c.plays), func.sum(part.c.ms)).group_by(part.c.id)
+        totals = {r[0]: [int(r[1]), int(r[2])] for r in (await session.execute(stmt)).all()}
+        raw = await self._raw_sums(session, scope, kind, cover, primary_only)
+        wanted = set(ids) if ids is not None else None
+        for key_id, (plays, ms, _added) in raw.items():
+            if wanted is None or key_id in wanted:
+                values = totals.setdefault(key_id, [0, 0])
+                values[0] += plays
+                values[1] += ms
+        return [(key_id, plays, ms) for key_id, (plays, ms) in totals.items() if plays > 0]
+
+    async def _raw_sums(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        cover: Cover,
+        primary_only: bool,
+    ) -> RawSums:
+        """id -> (net plays, net ms, plays added) of the cover's raw parts, read once."""
+        key = (scope, kind, primary_only, cover)
+        if key not in self._raw_cache:
+            union = union_all(
+                *self._raw_entity_parts(scope, kind, cover, primary_only=primary_only)
+            ).subquery()
+            added = func.sum(case((union.c.plays > 0, union.c.plays), else_=0))
+            stmt = select(
+                union.c.id, func.sum(union.c.plays), func.sum(union.c.ms), added
+            ).group_by(union.c.id)
+            self._raw_cache[key] = {
+                r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in (await session.execute(stmt)).all()
+            }
+        return self._raw_cache[key]
 
     async def _raw_head(
         self,
@@ -566,17 +601,12 @@ class SummaryQueries:
         primary_only: bool,
     ) -> list[tuple[str, int]]:
         """The most played ids among the plays added from `plays` (edges and unfolded ones)."""
-        adding = Cover(0, 0, (), tuple(part for part in cover.raw if part.sign > 0))
-        parts = self._entity_parts(scope, kind, adding, primary_only=primary_only)[1:]
-        union = union_all(*parts).subquery()
-        total = func.sum(union.c.plays)
-        stmt = (
-            select(union.c.id, total)
-            .group_by(union.c.id)
-            .order_by(total.desc(), union.c.id)
-            .limit(depth)
+        raw = await self._raw_sums(session, scope, kind, cover, primary_only)
+        added = sorted(
+            ((key_id, values[2]) for key_id, values in raw.items() if values[2] > 0),
+            key=lambda item: (-item[1], item[0]),
         )
-        return [(r[0], int(r[1])) for r in (await session.execute(stmt)).all()]
+        return added[:depth]
 
     async def top_artists(
         self, session: AsyncSession, scope: PlayScope, *, limit: int, primary_only: bool = False
@@ -613,17 +643,19 @@ class SummaryQueries:
                 stmt = stmt.where(table.first_played_at < end)
             return int((await session.execute(stmt)).scalar_one())
         kinds = self._kinds(scope)
-        cover = await self._months(session, scope, complement=False)
-        if len(kinds) == 1 and not cover.all_time:
-            return await self._distinct_by_months(session, scope, kind, cover, kinds[0])
+        if len(kinds) == 1 and not (start is None and end is None):
+            return await self._distinct_by_months(session, scope, kind, kinds[0])
         sums = self._sums(self._entity_parts(scope, kind, await self._months(session, scope)))
         return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
 
     async def _distinct_by_months(
-        self, session: AsyncSession, scope: PlayScope, kind: Kind, cover: Cover, item: ItemKind
+        self, session: AsyncSession, scope: PlayScope, kind: Kind, item: ItemKind
     ) -> int:
-        """Ids played in the window's whole months (each where it first appears), plus raw ones."""
-        table, key, _plays, _ms = _entity_columns(kind, all_time=False, primary=False)
+        """Ids played in the whole months (where each first appears), plus edge-only ids."""
+        # Edge ids: plays left in the partial months (raw, or the whole month less its
+        # rest) and unfolded plays, and no play in the whole months.
+        cover = await self._months(session, scope)
+        table, key, plays, _ms = _entity_columns(kind, all_time=False, primary=False)
         in_months = self._bucket_range(table.month, Cover(cover.lo, cover.hi, (), ()))
         assert in_months is not None
         first_in_window = (
@@ -631,23 +663,24 @@ class SummaryQueries:
             if cover.lo is None
             else or_(table.prev_month.is_(None), table.prev_month < cover.lo)
         )
-        interior = select(func.count()).where(
-            table.user_id == self._user_id, table.item_kind == item, in_months, first_in_window
-        )
+        mine = [table.user_id == self._user_id, table.item_kind == item]
+        interior = select(func.count()).where(*mine, in_months, first_in_window)
         count = int((await session.execute(interior)).scalar_one())
-        raw = union_all(*self._entity_parts(scope, kind, Cover(0, 0, (), cover.raw))[1:]).subquery()
-        played = (
-            select(literal(1))
-            .where(
-                table.user_id == self._user_id,
-                table.item_kind == item,
-                key == raw.c.id,
-                in_months,
-            )
-            .exists()
-        )
-        extra = select(func.count(raw.c.id.distinct())).where(~played)
-        return count + int((await session.execute(extra)).scalar_one())
+        net: dict[str, int] = defaultdict(int)
+        if cover.extra:
+            whole = select(key, plays).where(*mine, table.month.in_(cover.extra))
+            for key_id, played in (await session.execute(whole)).all():
+                net[key_id] += int(played)
+        for key_id, (played, _ms_played, _added) in (
+            await self._raw_sums(session, scope, kind, cover, False)
+        ).items():
+            net[key_id] += played
+        edge = [key_id for key_id, played in net.items() if played > 0]
+        if not edge:
+            return count
+        also_inside = select(key).where(*mine, in_months, key.in_(edge)).distinct()
+        inside = set((await session.execute(also_inside)).scalars())
+        return count + sum(1 for key_id in edge if key_id not in inside)
 
     async def distinct_artists(self, session: AsyncSession, scope: PlayScope) -> int:
         """How many artists are credited on the scope's plays."""
@@ -784,22 +817,30 @@ class SummaryQueries:
             {hours: _hour_sum(_MS_HOURS, range(min(cut, 24))) for hours, cut in cuts.items()},
             value=shift,
         )
-        stmt = select(
-            ListeningDay.day,
-            shift,
-            early_plays,
-            ListeningDay.plays,
-            early_ms,
-            ListeningDay.ms_played,
-        ).where(*clauses, ListeningDay.day.not_in(transitions))
-        for day, hours_ahead, plays_before, plays, ms_before, ms in (
-            await session.execute(stmt)
-        ).all():
-            first_date = int(day) - (1 if int(hours_ahead) < 0 else 0)
-            totals[first_date][0] += int(plays_before)
-            totals[first_date][1] += int(ms_before)
-            totals[first_date + 1][0] += int(plays) - int(plays_before)
-            totals[first_date + 1][1] += int(ms) - int(ms_before)
+        # Each UTC day's early hours fall on local date `day + behind`, the rest on the next.
+        behind = case((shift < 0, -1), else_=0)
+        eligible = [*clauses, ListeningDay.day.not_in(transitions)]
+        parts = union_all(
+            select(
+                (ListeningDay.day + behind).label("local_day"),
+                early_plays.label("plays"),
+                early_ms.label("ms"),
+            ).where(*eligible),
+            select(
+                (ListeningDay.day + behind + 1).label("local_day"),
+                (ListeningDay.plays - early_plays).label("plays"),
+                (ListeningDay.ms_played - early_ms).label("ms"),
+            ).where(*eligible),
+        ).subquery()
+        summed = func.sum(parts.c.plays)
+        grouped = (
+            select(parts.c.local_day, summed, func.sum(parts.c.ms))
+            .group_by(parts.c.local_day)
+            .having(summed > 0)
+        )
+        for local_day, plays, ms in (await session.execute(grouped)).all():
+            totals[int(local_day)][0] += int(plays)
+            totals[int(local_day)][1] += int(ms)
         if regimes.transition_days:
             split = select(ListeningDay.day, *_PLAY_HOURS, *_MS_HOURS).where(
                 *clauses, ListeningDay.day.in_(transitions)
@@ -848,6 +889,10 @@ class SummaryQueries:
             if (cover.lo is None or day >= cover.lo) and (cover.hi is None or day < cover.hi)
         ]
         clauses = self._day_rows(scope, cover)
+        if not unfolded_days and len(self._kinds(scope)) == 1:
+            found = await self._largest_gaps_in_sql(session, scope, cover, clauses, limit)
+            if found is not None:
+                return found
         if unfolded_days:
             clauses.append(ListeningDay.day.not_in(unfolded_days))
         stmt = select(
@@ -881,6 +926,76 @@ class SummaryQueries:
                 points.extend(await self._day_plays(session, scope, day))
             gaps = _gap_candidates(days, points)
         return gaps[:limit]
+
+    async def _largest_gaps_in_sql(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        cover: Cover,
+        clauses: list[ColumnElement[bool]],
+        limit: int,
+    ) -> list[GapRow] | None:
+        """The longest gaps from the day rows' top lists and the raw edges; None if no day row."""
+        day = ListeningDay
+        bounds = select(func.min(day.first_played_at), func.max(day.last_played_at)).where(*clauses)
+        row = (await session.execute(bounds)).one()
+        first: datetime | None = row[0]
+        last: datetime | None = row[1]
+        if first is None or last is None:
+            return None
+        ordered = (
+            select(
+                day.first_played_at.label("before"),
+                func.lag(day.last_played_at, type_=day.last_played_at.type)
+                .over(order_by=day.day)
+                .label("after"),
+            )
+            .where(*clauses)
+            .subquery()
+        )
+        across = EpochSeconds(ordered.c.before) - EpochSeconds(ordered.c.after)
+        between_days = (
+            select(ordered.c.after, ordered.c.before, across, literal(None))
+            .where(ordered.c.after.is_not(None))
+            .order_by(across.desc(), ordered.c.after)
+            .limit(limit)
+        )
+        inner = EpochSeconds(day.longest_gap_before) - EpochSeconds(day.longest_gap_after)
+        within_days = (
+            select(day.longest_gap_after, day.longest_gap_before, inner, day.day)
+            .where(*clauses, day.longest_gap_after.is_not(None))
+            .order_by(inner.desc(), day.longest_gap_after)
+            .limit(limit)
+        )
+        gaps: list[tuple[GapRow, int | None]] = []
+        for stmt in (between_days, within_days):
+            for after, before, seconds, on_day in (await session.execute(stmt)).all():
+                gaps.append((GapRow(after, before, int(seconds)), on_day))
+        points = sorted(p for p, _ms, _s in await self._raw_plays(session, scope, cover))
+        timeline = (
+            [p for p in points if p < first] + [first, last] + [p for p in points if p > last]
+        )
+        gaps.extend(
+            (GapRow(a, b, epoch_seconds(b) - epoch_seconds(a)), None)
+            for a, b in itertools.pairwise(timeline)
+            if (a, b) != (first, last)
+        )
+        gaps.sort(key=lambda gap: (-gap[0].seconds, gap[0].after))
+        threshold = gaps[limit - 1][0].seconds if len(gaps) >= limit else -1
+        # A day whose second longest gap reaches the list may hide more: read its plays.
+        hiding = select(day.day).where(
+            *clauses, day.plays >= 3, day.second_gap_seconds >= threshold
+        )
+        hidden = {int(d) for d in (await session.execute(hiding)).scalars()}
+        found = [gap for gap, on_day in gaps if on_day is None or int(on_day) not in hidden]
+        for hidden_day in sorted(hidden):
+            plays = sorted(await self._day_plays(session, scope, hidden_day))
+            found.extend(
+                GapRow(a, b, epoch_seconds(b) - epoch_seconds(a))
+                for a, b in itertools.pairwise(plays)
+            )
+        found.sort(key=lambda gap: (-gap.seconds, gap.after))
+        return found[:limit]
 
     async def _unfolded_days(self, session: AsyncSession, scope: PlayScope) -> list[int]:
         """UTC days of the window holding unfolded plays."""
@@ -1050,7 +1165,8 @@ class SummaryQueries:
             # An artist heard in two kinds is counted on each kind's day row.
             return await self._raw.discovery_counts(session, scope, kind, offsets, buckets)
         counts = [0] * len(buckets.starts)
-        # Instants where a bucket or the window begins or ends, inside a UTC day.
+        # Instants where a bucket or the window begins or ends, inside a UTC day: the day's
+        # first listens are split there, by counting those before each cut.
         cuts = sorted(
             {
                 moment
@@ -1058,7 +1174,10 @@ class SummaryQueries:
                 if moment is not None and moment != day_start(day_of(moment))
             }
         )
-        split_days = sorted({day_of(moment) for moment in cuts})
+        before = await self._firsts_before(session, scope, kind, cuts)
+        day_cuts: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+        for cut, n in zip(cuts, before, strict=True):
+            day_cuts[day_of(cut)].append((cut, n))
         column = ListeningDay.new_items if kind == "track" else ListeningDay.new_artists
         stmt = select(ListeningDay.day, func.sum(column)).where(
             ListeningDay.user_id == self._user_id,
@@ -1069,38 +1188,49 @@ class SummaryQueries:
             stmt = stmt.where(ListeningDay.day >= day_of(scope.start))
         if scope.end is not None:
             stmt = stmt.where(ListeningDay.day <= day_of(scope.end))
-        if split_days:
-            stmt = stmt.where(ListeningDay.day.not_in(split_days))
-        for day, n in (await session.execute(stmt.group_by(ListeningDay.day))).all():
-            index = buckets.index_of_instant(day_start(int(day)))
-            if index is not None and _inside(day_start(int(day)), scope.start, scope.end):
-                counts[index] += int(n)
-        if split_days:
-            for moment, n in await self._firsts_in_split_days(session, scope, kind, split_days):
-                index = buckets.index_of_instant(moment)
-                if index is not None and _inside(moment, scope.start, scope.end):
-                    counts[index] += n
+        for day, total in (await session.execute(stmt.group_by(ListeningDay.day))).all():
+            marks = [(day_start(int(day)), 0), *day_cuts.get(int(day), []), (None, int(total))]
+            for (since, counted), (_until, counted_next) in itertools.pairwise(marks):
+                assert since is not None
+                index = buckets.index_of_instant(since)
+                inside = _inside(since, scope.start, scope.end)
+                if counted_next > counted and index is not None and inside:
+                    counts[index] += counted_next - counted
         return counts
 
-    async def _firsts_in_split_days(
-        self, session: AsyncSession, scope: PlayScope, kind: Kind, days: list[int]
-    ) -> list[tuple[datetime, int]]:
-        """(first listen, 1) of every artist or track first heard on one of `days`."""
+    async def _firsts_before(
+        self, session: AsyncSession, scope: PlayScope, kind: Kind, cuts: list[datetime]
+    ) -> list[int]:
+        """For each cut, how many ids were first heard on its UTC day before it."""
+        if not cuts:
+            return []
         table: Any = ListeningTrack if kind == "track" else ListeningArtist
-        found: list[tuple[datetime, int]] = []
-        for chunk in range(0, len(days), 100):
-            parts = [
-                select(table.first_played_at).where(
+        rows = union_all(
+            *[
+                select(
+                    literal(position).label("position"),
+                    literal(day_start(day_of(cut)), UTCDateTime()).label("since"),
+                    literal(cut, UTCDateTime()).label("until"),
+                )
+                for position, cut in enumerate(cuts)
+            ]
+        ).subquery()
+        stmt = (
+            select(rows.c.position, func.count(table.first_played_at))
+            .select_from(rows)
+            .outerjoin(
+                table,
+                and_(
                     table.user_id == self._user_id,
                     table.item_kind.in_(self._kinds(scope)),
-                    table.first_played_at >= day_start(d),
-                    table.first_played_at < day_start(d + 1),
-                )
-                for d in days[chunk : chunk + 100]
-            ]
-            rows = await session.execute(union_all(*parts))
-            found.extend((moment, 1) for moment in rows.scalars())
-        return found
+                    table.first_played_at >= rows.c.since,
+                    table.first_played_at < rows.c.until,
+                ),
+            )
+            .group_by(rows.c.position)
+        )
+        found = {int(p): int(n) for p, n in (await session.execute(stmt)).all()}
+        return [found.get(position, 0) for position in range(len(cuts))]
 
     # -- comparing two periods ------------------------------------------------------------
 
@@ -1392,11 +1522,6 @@ class _Ranking:
             return True
         best = self.best()
         return len(best) == self.limit and self._value(best[-1]) > bound
-
-
-def _unindexed(column: Any) -> Any:
-    """An integer column as an expression no index serves, to steer SQLite's planner elsewhere."""
-    return column + 0
 
 
 def _inside(moment: datetime | None, start: datetime | None, end: datetime | None) -> int:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+import orjson
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,32 @@ _IDS_PER_DELETE = 10_000
 
 MatchKey = tuple[datetime, str, str]
 """(minute the play ended, item name casefolded, artist or show casefolded)."""
+
+
+StoredPlay = tuple[int, datetime, str, str | None, str | None]
+"""(play id, played_at, item name, show name, credited artist name) of a stored play."""
+
+
+async def _stored_plays(session: AsyncSession, *conditions: Any) -> list[StoredPlay]:
+    """The plays meeting the conditions, once per credited artist (or once without one)."""
+    query = (
+        select(Play.id, Play.played_at, Track.name, Track.show_name, Artist.name)
+        .join(Track, Track.id == Play.track_id)
+        .outerjoin(TrackArtist, TrackArtist.track_id == Track.id)
+        .outerjoin(Artist, Artist.id == TrackArtist.artist_id)
+        .where(*conditions)
+    )
+    if session.get_bind().dialect.name != "sqlite":
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in await session.execute(query)]
+    # SQLite hands rows out one step at a time and the driver takes the GIL back for each,
+    # which behind the busy parser thread of an import costs milliseconds per row: one JSON
+    # value holds them all instead. Timestamps are stored as UTC text.
+    found = query.subquery()
+    packed = await session.scalar(select(func.json_group_array(func.json_array(*found.c))))
+    return [
+        (play_id, datetime.fromisoformat(played_at).replace(tzinfo=UTC), name, show, artist)
+        for play_id, played_at, name, show, artist in orjson.loads(packed or "[]")
+    ]
 
 
 def _keys(minute: datetime, name: str, creators: Sequence[str | None]) -> list[MatchKey]:
@@ -46,20 +73,15 @@ class AccountPlayMatcher:
             return set()
         start = min(play.played_at for play in plays)
         end = max(play.played_at for play in plays) + _MINUTE
-        rows = await session.execute(
-            select(Play.played_at, Track.name, Track.show_name, Artist.name)
-            .join(Track, Track.id == Play.track_id)
-            .outerjoin(TrackArtist, TrackArtist.track_id == Track.id)
-            .outerjoin(Artist, Artist.id == TrackArtist.artist_id)
-            .where(
-                Play.user_id == user_id,
-                Play.played_at >= start,
-                Play.played_at < end,
-                Play.source != PlaySource.ACCOUNT_EXPORT,
-            )
+        rows = await _stored_plays(
+            session,
+            Play.user_id == user_id,
+            Play.played_at >= start,
+            Play.played_at < end,
+            Play.source != PlaySource.ACCOUNT_EXPORT,
         )
         stored: set[MatchKey] = set()
-        for played_at, name, show_name, artist_name in rows:
+        for _play_id, played_at, name, show_name, artist_name in rows:
             minute = played_at.replace(second=0, microsecond=0)
             stored.update(_keys(minute, name, (artist_name, show_name)))
         matched: set[int] = set()
@@ -103,17 +125,12 @@ class AccountPlayReplacer:
         time spans the rows' plays ended in (one query per span, after merging overlaps)."""
         stored: dict[MatchKey, set[int]] = {}
         for start, end in _merged(spans):
-            result = await session.execute(
-                select(Play.id, Play.played_at, Track.name, Track.show_name, Artist.name)
-                .join(Track, Track.id == Play.track_id)
-                .outerjoin(TrackArtist, TrackArtist.track_id == Track.id)
-                .outerjoin(Artist, Artist.id == TrackArtist.artist_id)
-                .where(
-                    Play.user_id == user_id,
-                    Play.played_at >= start.replace(second=0),
-                    Play.played_at <= end,
-                    Play.source == PlaySource.ACCOUNT_EXPORT,
-                )
+            result = await _stored_plays(
+                session,
+                Play.user_id == user_id,
+                Play.played_at >= start.replace(second=0),
+                Play.played_at <= end,
+                Play.source == PlaySource.ACCOUNT_EXPORT,
             )
             for play_id, played_at, name, show_name, artist_name in result:
                 for key in _keys(played_at.replace(second=0), name, (artist_name, show_name)):

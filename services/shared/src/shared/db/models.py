@@ -504,6 +504,23 @@ class ListeningDay(Base):
     ms_h22: Mapped[int] = mapped_column(BigInteger, default=0)
     ms_h23: Mapped[int] = mapped_column(BigInteger, default=0)
 
+    __table_args__ = (
+        # Sums over many days (totals, sources, first listens) without reading whole rows.
+        Index(
+            "ix_listening_days_totals",
+            "user_id",
+            "item_kind",
+            "day",
+            "plays",
+            "ms_played",
+            "api_plays",
+            "extended_export_plays",
+            "account_export_plays",
+            "new_items",
+            "new_artists",
+        ),
+    )
+
 
 class ListeningTrack(Base):
     """One user's counted plays of one track (or episode) over the whole history."""
