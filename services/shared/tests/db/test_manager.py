@@ -53,6 +53,17 @@ class TestSqlitePragmas:
             await manager.dispose()
 
 
+class TestPostgresSessionSettings:
+    async def test_every_connection_plans_each_run_and_skips_jit(
+        self, dialect: str, database: DatabaseManager
+    ) -> None:
+        if dialect != "postgresql":
+            pytest.skip("PostgreSQL session settings")
+        async with database.session() as session:
+            assert await session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+            assert await session.scalar(text("SHOW jit")) == "off"
+
+
 class TestBehaviourOnBothDialects:
     async def test_timestamps_come_back_timezone_aware_in_utc(
         self, db_session: AsyncSession

@@ -28,6 +28,14 @@ class SessionSource(Protocol):
         ...
 
 
+# Every PostgreSQL connection's session settings. asyncpg prepares each statement, and after
+# five runs PostgreSQL may switch a prepared statement to a generic plan, one made without the
+# parameters' values: for a range over one user's plays that plan can be ten times slower than
+# the first run's. Planning each run again costs well under a millisecond. JIT compilation,
+# which the planner starts for any statement it estimates as large, costs more than it saves
+# on statements that read one user's rows by index.
+POSTGRES_SESSION_SETTINGS = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
+
 # Execution option naming the statement that opens a SQLite transaction.
 _SQLITE_BEGIN = "spotify_mcp_sqlite_begin"
 
@@ -63,7 +71,12 @@ class DatabaseManager:
             # shares a connection across event loops (tests, CLI and servers differ).
             kwargs["poolclass"] = NullPool
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_pre_ping=True,
+                connect_args={"server_settings": POSTGRES_SESSION_SETTINGS},
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._configure_sqlite(self.engine)
