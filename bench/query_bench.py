@@ -17,7 +17,9 @@ last 5 years, the last year and the last 30 days with the stretch as long right 
 
 --reuse URL measures an existing database built earlier with --keep instead of building one.
 --tool-api then measures `POST /mcp/call` throughput: --clients (32) concurrent clients
-for --seconds (20) against a live uvicorn server of the API app on the same database.
+for --seconds (20) against a live uvicorn server of the API app on the same database, once
+with the answer cache as configured by default (HISTORY_CACHE_SECONDS=30: the clients repeat
+the same eleven questions) and once without it (every call computed).
 """
 
 from __future__ import annotations
@@ -404,7 +406,7 @@ def _free_port() -> int:
         return port
 
 
-def _server_environment(database_url: str, admin_token: str) -> dict[str, str]:
+def _server_environment(database_url: str, admin_token: str, cache_seconds: int) -> dict[str, str]:
     """The API's settings for the benchmark: this database, no tool rate limit to speak of."""
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TZ"}}
     return {
@@ -421,6 +423,7 @@ def _server_environment(database_url: str, admin_token: str) -> dict[str, str]:
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "TOOL_RATE_LIMIT": "10000000/minute",
         "CREDENTIAL_FAILURE_RATE_LIMIT": "10000000/minute",
+        "HISTORY_CACHE_SECONDS": str(cache_seconds),
     }
 
 
@@ -439,7 +442,15 @@ async def _wait_until_up(base_url: str, server: subprocess.Popen[bytes]) -> None
 
 
 async def measure_tool_api(database_url: str, user_id: int, clients: int, seconds: float) -> None:
-    """`POST /mcp/call` requests/s and errors: `clients` concurrent clients against uvicorn."""
+    """`POST /mcp/call` requests/s and errors, with the answer cache as configured by default
+    (repeated questions, as assistants and the admin UI's charts ask them) and without it."""
+    for cache_seconds in (30, 0):
+        await _measure_tool_api(database_url, user_id, clients, seconds, cache_seconds)
+
+
+async def _measure_tool_api(
+    database_url: str, user_id: int, clients: int, seconds: float, cache_seconds: int
+) -> None:
     admin_token = secrets.token_urlsafe(32)
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -460,10 +471,11 @@ async def measure_tool_api(database_url: str, user_id: int, clients: int, second
                 "warning",
             ],
             cwd=cwd,  # away from the checkout's .env
-            env=_server_environment(database_url, admin_token),
+            env=_server_environment(database_url, admin_token, cache_seconds),
         )
         try:
             await _wait_until_up(base_url, server)
+            print(f"  HISTORY_CACHE_SECONDS={cache_seconds}:", flush=True)
             await _drive_tool_calls(base_url, admin_token, user_id, clients, seconds)
         finally:
             server.terminate()

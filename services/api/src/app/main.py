@@ -20,6 +20,7 @@ from app.auth.service import OAuthService
 from app.auth.tool_tokens import ToolTokenService, ToolTokenVerifier
 from app.errors import install_error_handlers
 from app.health.router import HealthRouter
+from app.history.answers import answer_cache
 from app.history.router import HistoryRouter
 from app.history.service import HistoryService
 from app.mcp.auth import ToolCallerResolver
@@ -92,7 +93,7 @@ class SpotifyMCPApp:
         receiver = ArchiveReceiver(settings.import_dir, settings.import_max_zip_size_mb * 1024**2)
         admin_service = AdminService(receiver, ToolTokenService())
         self.app.include_router(AdminRouter(admin_service, receiver, admin_auth).router)
-        history = HistoryService()
+        history = HistoryService(cache=answer_cache(settings))
         self.app.include_router(HistoryRouter(history, admin_auth).router)
         self._setup_tools(admin_auth, admin_service, history)
 

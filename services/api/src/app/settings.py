@@ -75,6 +75,13 @@ class AppSettings(BaseServiceSettings):
         description="Rejected credentials (401s) allowed per client IP before it must wait.",
     )
     tool_rate_limit: str = Field(default="60/minute", description="Per token on tool calls.")
+    history_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="Seconds a history answer is reused for the same question while no play "
+        "changes; 0 turns the cache off.",
+    )
     metrics_public: bool = Field(
         default=False,
         description="Serve /metrics without credentials; when false scrapers send ADMIN_TOKEN.",

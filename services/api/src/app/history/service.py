@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, NotFoundError
+from app.history.answers import AnswerCache
 from app.history.buckets import BucketSize, CalendarBuckets, LocalBuckets
 from app.history.cursor import PlayCursor
 from app.history.queries import (
@@ -178,33 +179,45 @@ class HistoryService:
         summaries: ListeningSummaries | None = None,
         *,
         use_summaries: bool = True,
+        cache: AnswerCache | None = None,
     ) -> None:
         self._clock = clock
         self._summaries = (summaries or ListeningSummaries()) if use_summaries else None
+        self._cache = cache
 
     async def _answer(
         self,
         session: AsyncSession,
         compute: Callable[[PlayStatistics], Awaitable[T]],
-        *scopes: PlayScope,
+        question: tuple[Hashable, ...],
+        *scoped: _Scoped,
     ) -> T:
-        """`compute` over the summaries when they can answer, else over the plays."""
+        """`compute` over the summaries when they can answer, else over the plays.
+
+        `question` names the method and its arguments beyond the windows; with them it keys
+        the answer cache, together with the state of the plays the summaries show.
+        """
         summaries = self._summaries
+        scopes = [s.scope for s in scoped]
         if summaries is None or any(scope.min_ms != SUMMARY_MIN_MS for scope in scopes):
             return await compute(_RAW)
         user_id = scopes[0].user_id
+        windows = tuple((s.scope, s.window.timezone_name) for s in scoped)
         for _ in range(_ANSWER_ATTEMPTS):
             view = await summaries.view(session, user_id)
             if view is None:
                 break
+            key = (question, windows, view.version, view.newest)
+            if self._cache is not None and (cached := self._cache.get(key)) is not None:
+                return cast(T, cached)
             dialect = session.get_bind().dialect.name
             result = await compute(SummaryQueries(view, user_id, dialect))
             # Each statement of a PostgreSQL transaction sees the latest commits: an answer
             # that straddled a fold by another request is computed again. (A SQLite
             # transaction reads one snapshot throughout.)
-            if dialect == "sqlite":
-                return result
-            if await summaries.version(session) == view.version:
+            if dialect == "sqlite" or await summaries.version(session) == view.version:
+                if self._cache is not None:
+                    self._cache.put(key, result)
                 return result
         return await compute(_RAW)
 
@@ -283,7 +296,7 @@ class HistoryService:
                 artists=_artist_plays(rows),
             )
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(session, answer, ("top_artists", limit, primary_only), scoped)
 
     async def top_tracks(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
@@ -298,7 +311,7 @@ class HistoryService:
                 user_id=user_id, window=scoped.out, tracks=await self._track_plays(session, rows)
             )
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(session, answer, ("top_tracks", limit), scoped)
 
     async def _weekday_hour_counts(
         self,
@@ -340,7 +353,7 @@ class HistoryService:
                 peak=peak,
             )
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(session, answer, ("heatmap",), scoped)
 
     async def repeat_rate(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
@@ -366,7 +379,7 @@ class HistoryService:
                 ],
             )
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(session, answer, ("repeat_rate", limit), scoped)
 
     async def coverage(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, gaps: int = 5
@@ -378,7 +391,7 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> Coverage:
             return await self._coverage(session, stats, scoped, gaps)
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(session, answer, ("coverage", gaps), scoped)
 
     async def _coverage(
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, gaps: int
@@ -428,7 +441,7 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> TasteSummary:
             return await self._taste_summary(session, stats, scoped, limit)
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(session, answer, ("taste_summary", limit), scoped)
 
     async def _taste_summary(
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, limit: int
@@ -648,7 +661,9 @@ class HistoryService:
                 minutes=_minutes(counted.ms_played),
             )
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(
+            session, answer, ("first_listen", artist, artist_id, track, track_id), scoped
+        )
 
     async def discoveries(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
@@ -660,7 +675,7 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> Discoveries:
             return await self._discoveries(session, stats, scoped, limit)
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(session, answer, ("discoveries", limit), scoped)
 
     async def _discoveries(
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, limit: int
@@ -777,7 +792,7 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> PeriodComparison:
             return await self._comparison(session, stats, a, b, limit)
 
-        return await self._answer(session, answer, a.scope, b.scope)
+        return await self._answer(session, answer, ("compare_periods", limit), a, b)
 
     async def _comparison(
         self, session: AsyncSession, stats: PlayStatistics, a: _Scoped, b: _Scoped, limit: int
@@ -835,7 +850,7 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> ListeningTime:
             return await self._listening_time(session, stats, scoped, bucket)
 
-        return await self._answer(session, answer, scoped.scope)
+        return await self._answer(session, answer, ("listening_time", bucket), scoped)
 
     async def _listening_time(
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, bucket: BucketSize

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.admin.service import AdminService
 from app.admin.uploads import ArchiveReceiver
+from app.history.answers import answer_cache
 from app.history.service import HistoryService
 from app.main import build_tool_registry
 from app.mcp.invoker import ToolInvoker
@@ -57,7 +58,7 @@ class StdioToolServer:
                 spotify,
                 TokenEncryptor.from_settings(settings),
                 AdminService(receiver),
-                HistoryService(),
+                HistoryService(cache=answer_cache(settings)),
             )
             await MCPProtocolServer(ToolInvoker(registry, database)).run_stdio(caller)
             return 0

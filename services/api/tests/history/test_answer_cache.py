@@ -1,0 +1,177 @@
+"""The answer cache: the same question reuses its answer, never across a change of plays."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.history.answers import AnswerCache, answer_cache
+from app.history.schemas import PlayFilter
+from app.history.service import HistoryService
+from app.settings import AppSettings
+from shared.db.models import Play, Track, User
+from testkit.factories import create_artist, create_play, create_track, create_user
+
+from .conftest import utc
+
+NOW = utc("2024-06-30 12:00")
+TTL = 30.0
+
+
+class FakeClock:
+    """Monotonic seconds the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class TestAnswerCache:
+    def test_an_answer_expires_after_its_lifetime(self) -> None:
+        clock = FakeClock()
+        cache = AnswerCache(seconds=TTL, clock=clock)
+        cache.put("q", "answer")
+        clock.now += TTL - 0.1
+        assert cache.get("q") == "answer"
+        clock.now += 0.1
+        assert cache.get("q") is None
+        assert len(cache) == 0
+
+    def test_the_least_recently_used_answer_goes_first(self) -> None:
+        cache = AnswerCache(seconds=TTL, entries=2)
+        cache.put("a", 1)
+        cache.put("b", 2)
+        assert cache.get("a") == 1  # b is now the least recently used
+        cache.put("c", 3)
+        assert cache.get("b") is None
+        assert (cache.get("a"), cache.get("c")) == (1, 3)
+
+    @pytest.mark.parametrize(("seconds", "entries"), [(0, 10), (-1, 10), (10, 0)])
+    def test_a_cache_needs_a_lifetime_and_a_size(self, seconds: float, entries: int) -> None:
+        with pytest.raises(ValueError, match="positive"):
+            AnswerCache(seconds=seconds, entries=entries)
+
+    @pytest.mark.parametrize(("seconds", "on"), [(0, False), (30, True)])
+    def test_the_setting_turns_it_on_and_off(self, seconds: float, on: bool) -> None:
+        settings = AppSettings(
+            _env_file=None,
+            token_encryption_keys=SecretStr(Fernet.generate_key().decode()),
+            history_cache_seconds=seconds,
+        )
+        assert (answer_cache(settings) is not None) is on
+
+
+async def _listener(session: AsyncSession, name: str = "Song") -> tuple[User, Track]:
+    user = await create_user(session, timezone="Europe/Stockholm")
+    artist = await create_artist(session, name="Band")
+    track = await create_track(session, name=name, artists=[artist])
+    for hour in range(10, 13):
+        await create_play(session, user=user, track=track, played_at=utc(f"2024-06-01 {hour}:00"))
+    return user, track
+
+
+class TestCachedAnswers:
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+    @pytest.fixture
+    def service(self, clock: FakeClock) -> HistoryService:
+        return HistoryService(clock=lambda: NOW, cache=AnswerCache(seconds=TTL, clock=clock))
+
+    async def test_the_same_question_reuses_the_answer_until_it_expires(
+        self, db_session: AsyncSession, service: HistoryService, clock: FakeClock
+    ) -> None:
+        user, track = await _listener(db_session, name="Old Name")
+        first = await service.top_tracks(db_session, user.id, PlayFilter())
+        # A catalogue change is no change of plays: the stored answer is reused...
+        await db_session.execute(update(Track).where(Track.id == track.id).values(name="New"))
+        again = await service.top_tracks(db_session, user.id, PlayFilter())
+        assert again is first
+        # ... for at most the cache's lifetime.
+        clock.now += TTL
+        later = await service.top_tracks(db_session, user.id, PlayFilter())
+        assert [t.name for t in later.tracks] == ["New"]
+
+    async def test_a_new_play_gives_a_fresh_answer_at_once(
+        self, db_session: AsyncSession, service: HistoryService
+    ) -> None:
+        user, track = await _listener(db_session)
+        before = await service.top_tracks(db_session, user.id, PlayFilter())
+        await create_play(db_session, user=user, track=track, played_at=utc("2024-06-02 10:00"))
+        after = await service.top_tracks(db_session, user.id, PlayFilter())
+        assert [t.plays for t in before.tracks] == [3]
+        assert [t.plays for t in after.tracks] == [4]
+
+    async def test_a_deleted_play_gives_a_fresh_answer_at_once(
+        self, db_session: AsyncSession, service: HistoryService
+    ) -> None:
+        user, track = await _listener(db_session)
+        await create_play(db_session, user=user, track=track, played_at=utc("2024-06-02 10:00"))
+        before = await service.top_tracks(db_session, user.id, PlayFilter())
+        # Not the newest play: the newest id stays the same.
+        await db_session.execute(delete(Play).where(Play.played_at == utc("2024-06-01 10:00")))
+        await db_session.flush()
+        after = await service.top_tracks(db_session, user.id, PlayFilter())
+        assert [t.plays for t in before.tracks] == [4]
+        assert [t.plays for t in after.tracks] == [3]
+
+    async def test_other_users_windows_zones_and_arguments_have_their_own_answers(
+        self, db_session: AsyncSession, service: HistoryService
+    ) -> None:
+        one, _ = await _listener(db_session)
+        other = await create_user(db_session)
+        mine = await service.top_tracks(db_session, one.id, PlayFilter())
+        theirs = await service.top_tracks(db_session, other.id, PlayFilter())
+        assert [t.plays for t in mine.tracks] == [3]
+        assert theirs.tracks == []
+        start = utc("2024-06-01 10:30")
+        windowed = await service.top_tracks(db_session, one.id, PlayFilter(start=start))
+        assert [t.plays for t in windowed.tracks] == [2]
+        # 10:00 UTC is noon in Stockholm and 06:00 in New York: the peak hour follows the zone.
+        here = await service.heatmap(db_session, one.id, PlayFilter())
+        there = await service.heatmap(db_session, one.id, PlayFilter(tz="America/New_York"))
+        assert here.window.timezone == "Europe/Stockholm"
+        assert there.window.timezone == "America/New_York"
+        assert here.peak is not None
+        assert there.peak is not None
+        assert here.peak.hour - there.peak.hour == 6
+        one_listed = await service.top_tracks(db_session, one.id, PlayFilter(), limit=1)
+        assert one_listed is not mine
+
+    async def test_a_changed_stored_time_zone_gives_a_fresh_answer(
+        self, db_session: AsyncSession, service: HistoryService
+    ) -> None:
+        user, _ = await _listener(db_session)
+        before = await service.heatmap(db_session, user.id, PlayFilter())
+        await db_session.execute(
+            update(User).where(User.id == user.id).values(timezone="America/New_York")
+        )
+        after = await service.heatmap(db_session, user.id, PlayFilter())
+        assert (before.window.timezone, after.window.timezone) == (
+            "Europe/Stockholm",
+            "America/New_York",
+        )
+
+    async def test_windows_relative_to_now_follow_the_clock(
+        self, db_session: AsyncSession, clock: FakeClock
+    ) -> None:
+        user, _ = await _listener(db_session)
+        moments = iter([utc("2024-06-01 12:30"), utc("2024-06-05 12:30")])
+        service = HistoryService(
+            clock=lambda: next(moments), cache=AnswerCache(seconds=TTL, clock=clock)
+        )
+        # The last day, days apart: the second window starts after every play.
+        first = await service.top_tracks(db_session, user.id, PlayFilter(days=1))
+        second = await service.top_tracks(db_session, user.id, PlayFilter(days=1))
+        assert [t.plays for t in first.tracks] == [3]
+        assert second.tracks == []
+        assert first.window.start is not None
+        assert second.window.start == first.window.start + timedelta(days=4)
