@@ -58,6 +58,7 @@ from shared.db.manager import DatabaseManager
 from shared.db.migrate import MigrationRunner
 from shared.db.models import Play
 from shared.plays.writer import ItemRow, PlayOrigin, PlayRow, PlayWriter
+from shared.runtime import settle_heap
 from testkit.databases import PostgresDatabaseFactory, SqliteDatabaseFactory
 from testkit.factories import create_user
 
@@ -364,6 +365,7 @@ async def measure(
     async with database.session() as session:
         top = await service.top_artists(session, user_id, PlayFilter(), limit=1)
     top_artist = top.artists[0].name if top.artists else "Artist 0"
+    settle_heap()  # as the API's process does once it has started
     figures: list[Figure] = []
     print(
         f"  {'tool':<18} {'window':<9} {'p50 ms':>8} {'p95 ms':>8} {'first ms':>9} "

@@ -40,6 +40,7 @@ from app.setup.router import SetupRouter
 from shared.crypto import TokenEncryptor
 from shared.db.manager import DatabaseManager, SessionSource
 from shared.logging import DBLogHandler, configure_logging
+from shared.runtime import settle_heap
 from shared.spotify import SpotifyClient, SpotifyClientConfig
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -162,4 +163,6 @@ def build_tool_registry(
 
 def create_app() -> FastAPI:
     """The ASGI app, configured from the environment."""
-    return SpotifyMCPApp.from_settings(AppSettings()).app
+    app = SpotifyMCPApp.from_settings(AppSettings()).app
+    settle_heap()
+    return app

@@ -42,6 +42,7 @@ from frontend.security.sessions import AdminSession, SessionCodec, SessionRevoca
 from frontend.security.throttle import LoginThrottle
 from frontend.settings import FrontendSettings
 from shared.logging import configure_logging
+from shared.runtime import settle_heap
 
 logger = logging.getLogger(__name__)
 
@@ -187,4 +188,6 @@ def create_app() -> FastAPI:
     """The ASGI app, configured from the environment, logging JSON to stderr."""
     settings = FrontendSettings()
     configure_logging("frontend", settings.log_level)
-    return FrontendApp(settings).app
+    app = FrontendApp(settings).app
+    settle_heap()
+    return app
