@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     Subquery,
     and_,
+    any_,
+    bindparam,
     case,
     func,
     literal,
@@ -30,6 +34,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.history.buckets import LocalBuckets
@@ -178,6 +183,7 @@ class SummaryQueries:
         self._extremes: dict[tuple[Subject, bool, PlayScope], datetime | None] = {}
         self._known: dict[tuple[PlayScope, Kind, bool], _Known] = {}
         self._raw_cache: dict[tuple[PlayScope, Kind, bool, Cover], RawSums] = {}
+        self._heads_cache: dict[tuple[Any, ...], list[list[tuple[str, int]]]] = {}
 
     # -- the window -----------------------------------------------------------------------
 
@@ -271,6 +277,20 @@ class SummaryQueries:
         # (PostgreSQL, which keeps statistics, chooses well and has none for the expression.)
         return column + 0 if self._sqlite else column
 
+    def _among(self, column: Any, ids: AnySelect | Sequence[str]) -> ColumnElement[bool]:
+        """`column IN ids`, a list of ids bound as one value: a JSON array on SQLite, an array
+        on PostgreSQL. (Bound one by one, the thousands of ids of a window's edges cost more
+        to render and send than the query takes to run.)"""
+        condition: ColumnElement[bool]
+        if isinstance(ids, Select):
+            condition = column.in_(ids)
+        elif self._sqlite:
+            listed = bindparam(None, orjson.dumps(list(ids)).decode(), type_=String)
+            condition = column.in_(select(func.json_each(listed).table_valued("value").c.value))
+        else:
+            condition = column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+        return condition
+
     def _kinds(self, scope: PlayScope) -> list[ItemKind]:
         return list(ItemKind) if scope.include_episodes else [ItemKind.TRACK]
 
@@ -334,7 +354,7 @@ class SummaryQueries:
         if primary_only:
             summary = summary.where(plays > 0)
         if ids is not None:
-            summary = summary.where(key.in_(ids))
+            summary = summary.where(self._among(key, ids))
         return [summary, *self._raw_entity_parts(scope, kind, cover, primary_only=primary_only)]
 
     def _raw_entity_parts(
@@ -365,8 +385,7 @@ class SummaryQueries:
             parts.append(raw)
         return parts
 
-    @staticmethod
-    def _sums(parts: list[AnySelect], ids: AnySelect | list[str] | None = None) -> Subquery:
+    def _sums(self, parts: list[AnySelect], ids: AnySelect | list[str] | None = None) -> Subquery:
         """(id, plays, ms) per id over the parts, for ids with plays left (of `ids` if given)."""
         union = union_all(*parts).subquery()
         plays = func.sum(union.c.plays)
@@ -378,7 +397,7 @@ class SummaryQueries:
         # The raw parts are few plays, summed whole: an id list inside them would make the
         # planner probe every id for every play (a HAVING term is not pushed down into them).
         if ids is not None:
-            summed = summed.having(union.c.id.in_(ids))
+            summed = summed.having(self._among(union.c.id, ids))
         return summed.subquery()
 
     async def _top(
@@ -488,6 +507,26 @@ class SummaryQueries:
     ) -> list[list[tuple[str, int]]]:
         """The `depth` most played ids of each month and of the window's raw plays."""
         kinds = self._kinds(scope)
+        # A comparison ranks a period's artists twice (its top list, and its risers or
+        # fallers): the month lists are read once.
+        cached = (kind, tuple(kinds), tuple(months), depth, primary_only)
+        if cached not in self._heads_cache:
+            self._heads_cache[cached] = await self._month_heads(
+                session, kind, kinds, months, depth, primary_only
+            )
+        heads = list(self._heads_cache[cached])
+        heads.append(await self._raw_head(session, scope, kind, cover, depth, primary_only))
+        return heads
+
+    async def _month_heads(
+        self,
+        session: AsyncSession,
+        kind: Kind,
+        kinds: list[ItemKind],
+        months: list[int],
+        depth: int,
+        primary_only: bool,
+    ) -> list[list[tuple[str, int]]]:
         table, key, plays, ms = _entity_columns(kind, all_time=False, primary=primary_only)
         parts = []
         for month in months:
@@ -508,9 +547,7 @@ class SummaryQueries:
         if parts:
             for listed, key_id, count in (await session.execute(union_all(*parts))).all():
                 by_list[int(listed)].append((key_id, int(count)))
-        heads = list(by_list.values())
-        heads.append(await self._raw_head(session, scope, kind, cover, depth, primary_only))
-        return heads
+        return list(by_list.values())
 
     async def _month_list(self, session: AsyncSession, cover: Cover) -> list[int]:
         """Every month the cover reads from the summaries."""
@@ -678,7 +715,7 @@ class SummaryQueries:
         edge = [key_id for key_id, played in net.items() if played > 0]
         if not edge:
             return count
-        also_inside = select(key).where(*mine, in_months, key.in_(edge)).distinct()
+        also_inside = select(key).where(*mine, in_months, self._among(key, edge)).distinct()
         inside = set((await session.execute(also_inside)).scalars())
         return count + sum(1 for key_id in edge if key_id not in inside)
 
@@ -1045,7 +1082,7 @@ class SummaryQueries:
             .where(
                 table.user_id == self._user_id,
                 table.item_kind.in_(self._kinds(scope)),
-                table_key.in_(list(unfolded)),
+                self._among(table_key, list(unfolded)),
             )
             .group_by(table_key)
         )
