@@ -125,7 +125,7 @@ class SpotifyMCPApp:
     @classmethod
     def from_settings(cls, settings: AppSettings) -> SpotifyMCPApp:
         """The production wiring: JSON logs on stderr and, if enabled, in the logs table."""
-        database = DatabaseManager.from_settings(settings.database)
+        database = DatabaseManager.from_settings(settings.database, server=True)
         handler = configure_logging(
             "api", settings.log_level, database=database if settings.log_to_database else None
         )

@@ -167,3 +167,24 @@ class TestConcurrentWrites:
         async with database.session() as session:
             count = len((await session.scalars(select(User.id))).all())
         assert count == 8
+
+
+class TestSqlitePooling:
+    async def test_a_server_keeps_its_sqlite_connections_open(self, tmp_path: object) -> None:
+        pooled = DatabaseManager(f"sqlite:///{tmp_path}/pooled.db", pool_sqlite=True)
+        unpooled = DatabaseManager(f"sqlite:///{tmp_path}/unpooled.db")
+        try:
+            for manager, reused in ((pooled, True), (unpooled, False)):
+                seen = []
+                for _ in range(2):
+                    async with manager.session() as session:
+                        raw = await (await session.connection()).get_raw_connection()
+                        seen.append(raw.driver_connection)
+                assert (seen[0] is seen[1]) is reused
+                # Pooled or not, each connection has the pragmas and WAL.
+                async with manager.session() as session:
+                    assert await session.scalar(text("PRAGMA foreign_keys")) == 1
+                    assert await session.scalar(text("PRAGMA journal_mode")) == "wal"
+        finally:
+            await pooled.dispose()
+            await unpooled.dispose()

@@ -48,9 +48,14 @@ class DatabaseSettings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
-    database_pool_size: int = Field(default=5, ge=1, le=100, description="PostgreSQL pool size.")
+    database_pool_size: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Connections a process keeps open (PostgreSQL; the API's SQLite ones too).",
+    )
     database_max_overflow: int = Field(
-        default=10, ge=0, le=100, description="Extra PostgreSQL connections beyond the pool."
+        default=10, ge=0, le=100, description="Extra connections beyond the pool under load."
     )
     database_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long SQLite waits for a lock before failing."

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
 
 from shared.config import DatabaseSettings
 
@@ -61,15 +61,23 @@ class DatabaseManager:
         max_overflow: int = 10,
         busy_timeout_ms: int = 5000,
         echo: bool = False,
+        pool_sqlite: bool = False,
     ) -> None:
         self.url = normalise_database_url(url)
         self._busy_timeout_ms = busy_timeout_ms
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             self._ensure_sqlite_directory()
-            # One file, many short transactions: pooling buys nothing and NullPool never
-            # shares a connection across event loops (tests, CLI and servers differ).
-            kwargs["poolclass"] = NullPool
+            if pool_sqlite:
+                # A server's one event loop: opening a connection (a thread, the file, the
+                # pragmas) costs more than most of its requests' statements.
+                kwargs.update(
+                    poolclass=AsyncAdaptedQueuePool, pool_size=pool_size, max_overflow=max_overflow
+                )
+            else:
+                # NullPool never shares a connection across event loops, which tests and
+                # command-line runs may each start.
+                kwargs["poolclass"] = NullPool
         else:
             kwargs.update(
                 pool_size=pool_size,
@@ -86,14 +94,16 @@ class DatabaseManager:
         self._write_engine = self.engine.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
 
     @classmethod
-    def from_settings(cls, settings: DatabaseSettings) -> DatabaseManager:
-        """Build from the database settings."""
+    def from_settings(cls, settings: DatabaseSettings, *, server: bool = False) -> DatabaseManager:
+        """Build from the database settings; `server=True` pools SQLite connections too (for a
+        process that runs one event loop for its whole life)."""
         return cls(
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
             busy_timeout_ms=settings.database_busy_timeout_ms,
             echo=settings.database_echo,
+            pool_sqlite=server,
         )
 
     @property
