@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,30 +34,63 @@ class FakeClock:
         return self.now
 
 
+class Answer(BaseModel):
+    """A stand-in answer."""
+
+    text: str
+    at: datetime
+
+
+def _answer(text: str) -> Answer:
+    return Answer(text=text, at=utc("2024-06-30 12:00"))
+
+
 class TestAnswerCache:
-    def test_an_answer_expires_after_its_lifetime(self) -> None:
+    def test_an_answer_comes_back_equal_until_it_expires(self) -> None:
         clock = FakeClock()
         cache = AnswerCache(seconds=TTL, clock=clock)
-        cache.put("q", "answer")
+        cache.put("q", _answer("answer"))
         clock.now += TTL - 0.1
-        assert cache.get("q") == "answer"
+        assert cache.get("q", Answer) == _answer("answer")
         clock.now += 0.1
-        assert cache.get("q") is None
-        assert len(cache) == 0
+        assert cache.get("q", Answer) is None
+        assert (len(cache), cache.size_bytes) == (0, 0)
 
     def test_the_least_recently_used_answer_goes_first(self) -> None:
         cache = AnswerCache(seconds=TTL, entries=2)
-        cache.put("a", 1)
-        cache.put("b", 2)
-        assert cache.get("a") == 1  # b is now the least recently used
-        cache.put("c", 3)
-        assert cache.get("b") is None
-        assert (cache.get("a"), cache.get("c")) == (1, 3)
+        cache.put("a", _answer("1"))
+        cache.put("b", _answer("2"))
+        assert cache.get("a", Answer) is not None  # b is now the least recently used
+        cache.put("c", _answer("3"))
+        assert cache.get("b", Answer) is None
+        assert [cache.get(k, Answer) for k in "ac"] == [_answer("1"), _answer("3")]
 
-    @pytest.mark.parametrize(("seconds", "entries"), [(0, 10), (-1, 10), (10, 0)])
-    def test_a_cache_needs_a_lifetime_and_a_size(self, seconds: float, entries: int) -> None:
+    def test_the_bytes_held_stay_within_the_budget(self) -> None:
+        size = len(_answer("x" * 100).model_dump_json())
+        cache = AnswerCache(seconds=TTL, max_bytes=3 * size)
+        for n in range(10):
+            cache.put(n, _answer(str(n) * 100))
+        assert cache.size_bytes == 3 * size
+        assert [n for n in range(10) if cache.get(n, Answer) is not None] == [7, 8, 9]
+        cache.put("too big", _answer("x" * 4 * size))
+        assert cache.get("too big", Answer) is None
+        assert len(cache) == 3
+
+    def test_storing_a_key_again_replaces_it(self) -> None:
+        cache = AnswerCache(seconds=TTL)
+        cache.put("q", _answer("old"))
+        cache.put("q", _answer("new"))
+        assert cache.get("q", Answer) == _answer("new")
+        assert cache.size_bytes == len(_answer("new").model_dump_json())
+
+    @pytest.mark.parametrize(
+        ("seconds", "entries", "max_bytes"), [(0, 10, 10), (-1, 10, 10), (10, 0, 10), (10, 10, 0)]
+    )
+    def test_a_cache_needs_a_lifetime_and_a_size(
+        self, seconds: float, entries: int, max_bytes: int
+    ) -> None:
         with pytest.raises(ValueError, match="positive"):
-            AnswerCache(seconds=seconds, entries=entries)
+            AnswerCache(seconds=seconds, entries=entries, max_bytes=max_bytes)
 
     @pytest.mark.parametrize(("seconds", "on"), [(0, False), (30, True)])
     def test_the_setting_turns_it_on_and_off(self, seconds: float, on: bool) -> None:
@@ -94,7 +128,8 @@ class TestCachedAnswers:
         # A catalogue change is no change of plays: the stored answer is reused...
         await db_session.execute(update(Track).where(Track.id == track.id).values(name="New"))
         again = await service.top_tracks(db_session, user.id, PlayFilter())
-        assert again is first
+        assert again == first
+        assert [t.name for t in again.tracks] == ["Old Name"]
         # ... for at most the cache's lifetime.
         clock.now += TTL
         later = await service.top_tracks(db_session, user.id, PlayFilter())
@@ -127,10 +162,12 @@ class TestCachedAnswers:
         self, db_session: AsyncSession, service: HistoryService
     ) -> None:
         one, _ = await _listener(db_session)
+        once = await create_track(db_session)
+        await create_play(db_session, user=one, track=once, played_at=utc("2024-06-01 09:00"))
         other = await create_user(db_session)
         mine = await service.top_tracks(db_session, one.id, PlayFilter())
         theirs = await service.top_tracks(db_session, other.id, PlayFilter())
-        assert [t.plays for t in mine.tracks] == [3]
+        assert [t.plays for t in mine.tracks] == [3, 1]
         assert theirs.tracks == []
         start = utc("2024-06-01 10:30")
         windowed = await service.top_tracks(db_session, one.id, PlayFilter(start=start))
@@ -144,7 +181,31 @@ class TestCachedAnswers:
         assert there.peak is not None
         assert here.peak.hour - there.peak.hour == 6
         one_listed = await service.top_tracks(db_session, one.id, PlayFilter(), limit=1)
-        assert one_listed is not mine
+        assert [t.plays for t in one_listed.tracks] == [3]
+
+    async def test_every_answer_comes_back_from_the_cache_as_it_was_computed(
+        self, db_session: AsyncSession, service: HistoryService
+    ) -> None:
+        user, track = await _listener(db_session)
+        await create_play(db_session, user=user, track=track, played_at=utc("2024-05-01 10:00"))
+        since = PlayFilter(start=date(2024, 5, 15))
+        questions: list[Callable[[], Awaitable[BaseModel]]] = [
+            lambda: service.top_artists(db_session, user.id, PlayFilter()),
+            lambda: service.top_tracks(db_session, user.id, PlayFilter()),
+            lambda: service.heatmap(db_session, user.id, PlayFilter()),
+            lambda: service.repeat_rate(db_session, user.id, PlayFilter()),
+            lambda: service.coverage(db_session, user.id, PlayFilter()),
+            lambda: service.taste_summary(db_session, user.id, PlayFilter()),
+            lambda: service.first_listen(db_session, user.id, PlayFilter(), artist="Band"),
+            lambda: service.discoveries(db_session, user.id, since),
+            lambda: service.compare_periods(db_session, user.id, since),
+            lambda: service.listening_time(db_session, user.id, PlayFilter()),
+        ]
+        for ask in questions:
+            computed = await ask()
+            cached = await ask()
+            assert cached == computed
+            assert cached is not computed
 
     async def test_a_changed_stored_time_zone_gives_a_fresh_answer(
         self, db_session: AsyncSession, service: HistoryService

@@ -7,9 +7,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, TypeVar, cast
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, NotFoundError
@@ -80,7 +81,7 @@ SHORT_WINDOW = timedelta(days=90)
 
 _RAW: PlayStatistics = HistoryQueries()
 _ANSWER_ATTEMPTS = 3
-T = TypeVar("T")
+T = TypeVar("T", bound=BaseModel)
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
@@ -189,13 +190,15 @@ class HistoryService:
         self,
         session: AsyncSession,
         compute: Callable[[PlayStatistics], Awaitable[T]],
+        model: type[T],
         question: tuple[Hashable, ...],
         *scoped: _Scoped,
     ) -> T:
         """`compute` over the summaries when they can answer, else over the plays.
 
         `question` names the method and its arguments beyond the windows; with them it keys
-        the answer cache, together with the state of the plays the summaries show.
+        the answer cache, together with the state of the plays the summaries show. `model`
+        is the answer's class, which a cached answer is read back as.
         """
         summaries = self._summaries
         scopes = [s.scope for s in scoped]
@@ -208,8 +211,8 @@ class HistoryService:
             if view is None:
                 break
             key = (question, windows, view.version, view.newest)
-            if self._cache is not None and (cached := self._cache.get(key)) is not None:
-                return cast(T, cached)
+            if self._cache is not None and (cached := self._cache.get(key, model)) is not None:
+                return cached
             dialect = session.get_bind().dialect.name
             result = await compute(SummaryQueries(view, user_id, dialect))
             # Each statement of a PostgreSQL transaction sees the latest commits: an answer
@@ -296,7 +299,9 @@ class HistoryService:
                 artists=_artist_plays(rows),
             )
 
-        return await self._answer(session, answer, ("top_artists", limit, primary_only), scoped)
+        return await self._answer(
+            session, answer, TopArtists, ("top_artists", limit, primary_only), scoped
+        )
 
     async def top_tracks(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
@@ -311,7 +316,7 @@ class HistoryService:
                 user_id=user_id, window=scoped.out, tracks=await self._track_plays(session, rows)
             )
 
-        return await self._answer(session, answer, ("top_tracks", limit), scoped)
+        return await self._answer(session, answer, TopTracks, ("top_tracks", limit), scoped)
 
     async def _weekday_hour_counts(
         self,
@@ -353,7 +358,7 @@ class HistoryService:
                 peak=peak,
             )
 
-        return await self._answer(session, answer, ("heatmap",), scoped)
+        return await self._answer(session, answer, Heatmap, ("heatmap",), scoped)
 
     async def repeat_rate(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, limit: int = 10
@@ -379,7 +384,7 @@ class HistoryService:
                 ],
             )
 
-        return await self._answer(session, answer, ("repeat_rate", limit), scoped)
+        return await self._answer(session, answer, RepeatRate, ("repeat_rate", limit), scoped)
 
     async def coverage(
         self, session: AsyncSession, user_id: int, filters: PlayFilter, *, gaps: int = 5
@@ -391,7 +396,7 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> Coverage:
             return await self._coverage(session, stats, scoped, gaps)
 
-        return await self._answer(session, answer, ("coverage", gaps), scoped)
+        return await self._answer(session, answer, Coverage, ("coverage", gaps), scoped)
 
     async def _coverage(
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, gaps: int
@@ -441,7 +446,7 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> TasteSummary:
             return await self._taste_summary(session, stats, scoped, limit)
 
-        return await self._answer(session, answer, ("taste_summary", limit), scoped)
+        return await self._answer(session, answer, TasteSummary, ("taste_summary", limit), scoped)
 
     async def _taste_summary(
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, limit: int
@@ -662,7 +667,11 @@ class HistoryService:
             )
 
         return await self._answer(
-            session, answer, ("first_listen", artist, artist_id, track, track_id), scoped
+            session,
+            answer,
+            FirstListen,
+            ("first_listen", artist, artist_id, track, track_id),
+            scoped,
         )
 
     async def discoveries(
@@ -675,7 +684,7 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> Discoveries:
             return await self._discoveries(session, stats, scoped, limit)
 
-        return await self._answer(session, answer, ("discoveries", limit), scoped)
+        return await self._answer(session, answer, Discoveries, ("discoveries", limit), scoped)
 
     async def _discoveries(
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, limit: int
@@ -792,7 +801,9 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> PeriodComparison:
             return await self._comparison(session, stats, a, b, limit)
 
-        return await self._answer(session, answer, ("compare_periods", limit), a, b)
+        return await self._answer(
+            session, answer, PeriodComparison, ("compare_periods", limit), a, b
+        )
 
     async def _comparison(
         self, session: AsyncSession, stats: PlayStatistics, a: _Scoped, b: _Scoped, limit: int
@@ -850,7 +861,9 @@ class HistoryService:
         async def answer(stats: PlayStatistics) -> ListeningTime:
             return await self._listening_time(session, stats, scoped, bucket)
 
-        return await self._answer(session, answer, ("listening_time", bucket), scoped)
+        return await self._answer(
+            session, answer, ListeningTime, ("listening_time", bucket), scoped
+        )
 
     async def _listening_time(
         self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, bucket: BucketSize
