@@ -54,7 +54,7 @@ class TestSqlitePragmas:
 
 
 class TestPostgresSessionSettings:
-    async def test_every_connection_plans_each_run_and_skips_jit(
+    async def test_every_connection_plans_each_run_without_jit_or_parallel_workers(
         self, dialect: str, database: DatabaseManager
     ) -> None:
         if dialect != "postgresql":
@@ -62,6 +62,7 @@ class TestPostgresSessionSettings:
         async with database.session() as session:
             assert await session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
             assert await session.scalar(text("SHOW jit")) == "off"
+            assert await session.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
 
 
 class TestBehaviourOnBothDialects:

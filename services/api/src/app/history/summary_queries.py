@@ -15,12 +15,14 @@ import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    Integer,
     Select,
     String,
     Subquery,
@@ -65,7 +67,6 @@ from app.history.summaries import (
     month_start,
 )
 from app.history.window import UtcOffsets
-from shared.db.base import UTCDateTime
 from shared.db.enums import ItemKind
 from shared.db.models import (
     Artist,
@@ -80,6 +81,13 @@ from shared.db.models import (
 )
 
 Kind = Literal["artist", "track"]
+
+
+def _sqlite_timestamp(moment: datetime) -> str:
+    """An instant as SQLite stores timestamps (naive UTC text), to compare with them in SQL."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 RawSums = dict[str, tuple[int, int, int]]
 """id -> (net plays, net ms, plays added) of a window's raw parts."""
 AnySelect = Select[*tuple[Any, ...]]
@@ -1242,16 +1250,33 @@ class SummaryQueries:
         if not cuts:
             return []
         table: Any = ListeningTrack if kind == "track" else ListeningArtist
-        rows = union_all(
-            *[
-                select(
-                    literal(position).label("position"),
-                    literal(day_start(day_of(cut)), UTCDateTime()).label("since"),
-                    literal(cut, UTCDateTime()).label("until"),
+        # The cuts travel as one value (a JSON array on SQLite, arrays on PostgreSQL): a
+        # whole history has a cut per local month or week, hundreds of them.
+        days = [day_start(day_of(cut)) for cut in cuts]
+        rows: Any
+        if self._sqlite:
+            listed = orjson.dumps(
+                [
+                    [n, _sqlite_timestamp(day), _sqlite_timestamp(cut)]
+                    for n, (day, cut) in enumerate(zip(days, cuts, strict=True))
+                ]
+            ).decode()
+            each = func.json_each(bindparam(None, listed, type_=String)).table_valued("value")
+            rows = select(
+                func.json_extract(each.c.value, "$[0]").label("position"),
+                func.json_extract(each.c.value, "$[1]").label("since"),
+                func.json_extract(each.c.value, "$[2]").label("until"),
+            ).subquery()
+        else:
+            rows = (
+                func.unnest(
+                    bindparam(None, list(range(len(cuts))), type_=ARRAY(Integer)),
+                    bindparam(None, days, type_=ARRAY(DateTime(timezone=True))),
+                    bindparam(None, cuts, type_=ARRAY(DateTime(timezone=True))),
                 )
-                for position, cut in enumerate(cuts)
-            ]
-        ).subquery()
+                .table_valued("position", "since", "until")
+                .render_derived()
+            )
         stmt = (
             select(rows.c.position, func.count(table.first_played_at))
             .select_from(rows)
