@@ -10,6 +10,7 @@ import pytest
 
 from shared.db.manager import DatabaseManager
 from testkit.databases import PostgresDatabaseFactory, SqliteDatabaseFactory
+from testkit.plugin import migrated_database
 
 
 @pytest.fixture(scope="package")
@@ -17,8 +18,5 @@ async def database(
     database_factory: SqliteDatabaseFactory | PostgresDatabaseFactory,
 ) -> AsyncIterator[DatabaseManager]:
     """A migrated database for the collector's tests of one dialect, dropped after them."""
-    url = await database_factory.create()
-    manager = DatabaseManager(url)
-    yield manager
-    await manager.dispose()
-    await database_factory.drop(url)
+    async with migrated_database(database_factory) as manager:
+        yield manager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -116,11 +117,22 @@ async def database(
     database_factory: SqliteDatabaseFactory | PostgresDatabaseFactory,
 ) -> AsyncIterator[DatabaseManager]:
     """A migrated database shared by the run's tests of one dialect."""
+    async with migrated_database(database_factory) as manager:
+        yield manager
+
+
+@asynccontextmanager
+async def migrated_database(
+    database_factory: SqliteDatabaseFactory | PostgresDatabaseFactory,
+) -> AsyncIterator[DatabaseManager]:
+    """A new migrated database, dropped when the block ends."""
     url = await database_factory.create()
     manager = DatabaseManager(url)
-    yield manager
-    await manager.dispose()
-    await database_factory.drop(url)
+    try:
+        yield manager
+    finally:
+        await manager.dispose()
+        await database_factory.drop(url)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import orjson
@@ -67,6 +67,7 @@ from app.history.summaries import (
     month_start,
 )
 from app.history.window import UtcOffsets
+from shared.db.base import sqlite_timestamp
 from shared.db.enums import ItemKind
 from shared.db.models import (
     Artist,
@@ -81,11 +82,6 @@ from shared.db.models import (
 )
 
 Kind = Literal["artist", "track"]
-
-
-def _sqlite_timestamp(moment: datetime) -> str:
-    """An instant as SQLite stores timestamps (naive UTC text), to compare with them in SQL."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 RawSums = dict[str, tuple[int, int, int]]
@@ -1257,7 +1253,7 @@ class SummaryQueries:
         if self._sqlite:
             listed = orjson.dumps(
                 [
-                    [n, _sqlite_timestamp(day), _sqlite_timestamp(cut)]
+                    [n, sqlite_timestamp(day), sqlite_timestamp(cut)]
                     for n, (day, cut) in enumerate(zip(days, cuts, strict=True))
                 ]
             ).decode()

@@ -37,6 +37,14 @@ def enum_values(enum_cls: type[StrEnum]) -> list[str]:
     return [member.value for member in enum_cls]
 
 
+def sqlite_timestamp(moment: datetime) -> str:
+    """An aware instant as `UTCDateTime` stores it on SQLite ('YYYY-MM-DD HH:MM:SS.ffffff' in
+    UTC), for SQL that compares or writes stored timestamps without the bind processor."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(" ", "microseconds")[:26]
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC in Python, whatever the dialect stores.
 

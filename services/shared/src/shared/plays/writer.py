@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from shared.db.base import sqlite_timestamp
 from shared.db.enums import PlaySource
 from shared.plays.model import NormalizedPlay
 
@@ -433,11 +434,7 @@ def _all_none(rows: Sequence[tuple[Any, ...]], index: int) -> bool:
 def _sqlite_value(value: Any) -> Any:
     """A shared value as SQLite stores it: timestamps as SQLAlchemy writes them, in UTC,
     made in one C call rather than through the per-value bind processor."""
-    if not isinstance(value, datetime):
-        return value
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]
+    return sqlite_timestamp(value) if isinstance(value, datetime) else value
 
 
 def _as_arrays(table: _Table, rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
