@@ -221,18 +221,52 @@ class TestCachedAnswers:
             "America/New_York",
         )
 
-    async def test_windows_relative_to_now_follow_the_clock(
+    async def test_an_answer_about_the_last_days_is_reused_while_fresh_and_states_its_window(
         self, db_session: AsyncSession, clock: FakeClock
     ) -> None:
         user, _ = await _listener(db_session)
-        moments = iter([utc("2024-06-01 12:30"), utc("2024-06-05 12:30")])
+        started = clock.now
+        # One clock for both: the service's now moves with the cache's.
+        at = utc("2024-06-01 12:30")
         service = HistoryService(
-            clock=lambda: next(moments), cache=AnswerCache(seconds=TTL, clock=clock)
+            clock=lambda: at + timedelta(seconds=clock.now - started),
+            cache=AnswerCache(seconds=TTL, clock=clock),
         )
-        # The last day, days apart: the second window starts after every play.
         first = await service.top_tracks(db_session, user.id, PlayFilter(days=1))
-        second = await service.top_tracks(db_session, user.id, PlayFilter(days=1))
         assert [t.plays for t in first.tracks] == [3]
-        assert second.tracks == []
-        assert first.window.start is not None
-        assert second.window.start == first.window.start + timedelta(days=4)
+        assert first.window.start == at - timedelta(days=1)
+        # Within the lifetime, with no play since, the same answer about the window it states.
+        clock.now += TTL - 1
+        again = await service.top_tracks(db_session, user.id, PlayFilter(days=1))
+        assert again == first
+        # Past it, the window is resolved again: days later it starts after every play.
+        clock.now += 4 * 86_400
+        later = await service.top_tracks(db_session, user.id, PlayFilter(days=1))
+        assert later.tracks == []
+        assert later.window.start == first.window.start + timedelta(seconds=clock.now - started)
+        # A window of another length is another question.
+        week = await service.top_tracks(db_session, user.id, PlayFilter(days=7))
+        assert [t.plays for t in week.tracks] == [3]
+
+    async def test_a_new_play_refreshes_an_answer_about_the_last_days(
+        self, db_session: AsyncSession, clock: FakeClock
+    ) -> None:
+        user, track = await _listener(db_session)
+        at = utc("2024-06-01 12:30")
+        service = HistoryService(clock=lambda: at, cache=AnswerCache(seconds=TTL, clock=clock))
+        first = await service.top_tracks(db_session, user.id, PlayFilter(days=1))
+        await create_play(db_session, user=user, track=track, played_at=utc("2024-06-01 12:20"))
+        again = await service.top_tracks(db_session, user.id, PlayFilter(days=1))
+        assert ([t.plays for t in first.tracks], [t.plays for t in again.tracks]) == ([3], [4])
+
+    async def test_compare_periods_keys_the_stretch_before_apart_from_the_same_window(
+        self, db_session: AsyncSession, service: HistoryService
+    ) -> None:
+        user, _ = await _listener(db_session)
+        # B left out: the 60 days before A; B given as days=60: the same 60 days as A.
+        before = await service.compare_periods(db_session, user.id, PlayFilter(days=60))
+        same = await service.compare_periods(
+            db_session, user.id, PlayFilter(days=60), PlayFilter(days=60)
+        )
+        assert (before.period_a.plays, before.period_b.plays) == (3, 0)
+        assert (same.period_a.plays, same.period_b.plays) == (3, 3)

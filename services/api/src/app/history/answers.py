@@ -2,11 +2,13 @@
 
 Assistants ask the same thing more than once (a retried call, a follow-up that needs the
 same top list), and the admin UI's charts refresh on a timer. An answer is stored under the
-question (the method, its arguments, the resolved windows with their time zone, the user)
+question (the method, its arguments, the windows as asked with their time zone, the user)
 and the state of the plays it was computed from: the listening summaries' version and the
 newest play id. A new play anywhere, a fold, or a rebuild after a deletion gives the next
 question a new key, so an answer is never reused across a change of plays. What else an
-answer shows (a track renamed in the catalogue) may lag for at most the cache's lifetime.
+answer shows (a track renamed in the catalogue) may lag for at most the cache's lifetime,
+and so may the window of "the last N days": that question keeps its answer, which states
+the window it was computed for, while it is fresh.
 
 Answers are kept as their JSON, which bounds the memory they take exactly: a year of daily
 listening times is some 45 kB of JSON but about 2 MB as Python objects.

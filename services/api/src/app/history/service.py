@@ -147,14 +147,20 @@ class _Scoped:
     window: TimeWindow
     scope: PlayScope
     out: WindowOut
+    asked: Hashable
+    """The window as asked, which keys the answer cache: `days` windows by their length, so
+    that a cached answer about the last N days is reused (it states the window it covers)."""
 
     @classmethod
-    def of(cls, user_id: int, filters: PlayFilter, window: TimeWindow) -> _Scoped:
+    def of(
+        cls, user_id: int, filters: PlayFilter, window: TimeWindow, asked: Hashable = None
+    ) -> _Scoped:
         """Scope and window description of `filters` over a resolved window."""
+        start, end = window.start, window.end
         scope = PlayScope(
             user_id=user_id,
-            start=window.start,
-            end=window.end,
+            start=start,
+            end=end,
             min_ms=filters.min_ms,
             include_episodes=filters.include_episodes,
         )
@@ -165,7 +171,10 @@ class _Scoped:
             include_episodes=filters.include_episodes,
             min_ms=filters.min_ms,
         )
-        return cls(window, scope, out)
+        if asked is None:
+            asked = ("last", filters.days) if filters.days is not None else (start, end)
+        key = (user_id, asked, window.timezone_name, filters.min_ms, filters.include_episodes)
+        return cls(window, scope, out, key)
 
 
 class HistoryService:
@@ -205,7 +214,7 @@ class HistoryService:
         if summaries is None or any(scope.min_ms != SUMMARY_MIN_MS for scope in scopes):
             return await compute(_RAW)
         user_id = scopes[0].user_id
-        windows = tuple((s.scope, s.window.timezone_name) for s in scoped)
+        windows = tuple(s.asked for s in scoped)
         for _ in range(_ANSWER_ATTEMPTS):
             view = await summaries.view(session, user_id)
             if view is None:
@@ -796,7 +805,7 @@ class HistoryService:
             a_end = a.window.end if a.window.end is not None else self._clock()
             length = a_end - a.window.start
             before = TimeWindow(start=a.window.start - length, end=a.window.start, tz=a.window.tz)
-            b = _Scoped.of(user_id, period_a, before)
+            b = _Scoped.of(user_id, period_a, before, ("before", a.asked))
 
         async def answer(stats: PlayStatistics) -> PeriodComparison:
             return await self._comparison(session, stats, a, b, limit)
