@@ -195,6 +195,18 @@ class ShiftRow:
 
 
 @dataclass(frozen=True)
+class ArtistComparison:
+    """The artist side of two periods: each one's top list and count, risers and fallers."""
+
+    top_a: list[ArtistRow]
+    top_b: list[ArtistRow]
+    distinct_a: int
+    distinct_b: int
+    risers: list[ShiftRow]
+    fallers: list[ShiftRow]
+
+
+@dataclass(frozen=True)
 class GapRow:
     """Two consecutive plays and the seconds between them."""
 
@@ -341,6 +353,12 @@ class PlayStatistics(Protocol):
         self, session: AsyncSession, a: PlayScope, b: PlayScope, *, rising: bool, limit: int
     ) -> list[ShiftRow]:
         """Artists whose plays changed most from period B to period A."""
+        ...
+
+    async def compare_artists(
+        self, session: AsyncSession, a: PlayScope, b: PlayScope, *, limit: int
+    ) -> ArtistComparison:
+        """Top artists and artist counts of periods A and B, and the artists that changed most."""
         ...
 
     async def daily_totals(
@@ -816,6 +834,20 @@ class HistoryQueries:
         return [
             ShiftRow(r[0], r[1], int(r[2]), int(r[3])) for r in (await session.execute(stmt)).all()
         ]
+
+    @classmethod
+    async def compare_artists(
+        cls, session: AsyncSession, a: PlayScope, b: PlayScope, *, limit: int
+    ) -> ArtistComparison:
+        """Top artists and artist counts of periods A and B, and the artists that changed most."""
+        return ArtistComparison(
+            top_a=await cls.top_artists(session, a, limit=limit),
+            top_b=await cls.top_artists(session, b, limit=limit),
+            distinct_a=await cls.distinct_artists(session, a),
+            distinct_b=await cls.distinct_artists(session, b),
+            risers=await cls.artist_shifts(session, a, b, rising=True, limit=limit),
+            fallers=await cls.artist_shifts(session, a, b, rising=False, limit=limit),
+        )
 
     @staticmethod
     async def daily_totals(

@@ -24,7 +24,9 @@ from app.history.queries import (
     PlayRow,
     PlayScope,
     PlayStatistics,
+    ShiftRow,
     Subject,
+    Totals,
     TrackRow,
 )
 from app.history.schemas import (
@@ -769,20 +771,6 @@ class HistoryService:
             for index, bucket_start in enumerate(starts)
         ]
 
-    async def _period(
-        self, session: AsyncSession, stats: PlayStatistics, scoped: _Scoped, limit: int
-    ) -> tuple[PeriodSummary, int]:
-        totals = await stats.totals(session, scoped.scope)
-        artists = await stats.top_artists(session, scoped.scope, limit=limit)
-        return PeriodSummary(
-            window=scoped.out,
-            plays=totals.plays,
-            minutes=_minutes(totals.ms_played),
-            distinct_artists=await stats.distinct_artists(session, scoped.scope),
-            distinct_tracks=totals.distinct_tracks,
-            top_artists=_artist_plays(artists),
-        ), totals.ms_played
-
     async def compare_periods(
         self,
         session: AsyncSession,
@@ -817,13 +805,39 @@ class HistoryService:
     async def _comparison(
         self, session: AsyncSession, stats: PlayStatistics, a: _Scoped, b: _Scoped, limit: int
     ) -> PeriodComparison:
-        user_id = a.scope.user_id
-        summary_a, ms_a = await self._period(session, stats, a, limit)
-        summary_b, ms_b = await self._period(session, stats, b, limit)
-        risers = await stats.artist_shifts(session, a.scope, b.scope, rising=True, limit=limit)
-        fallers = await stats.artist_shifts(session, a.scope, b.scope, rising=False, limit=limit)
+        totals_a = await stats.totals(session, a.scope)
+        totals_b = await stats.totals(session, b.scope)
+        artists = await stats.compare_artists(session, a.scope, b.scope, limit=limit)
+
+        def period(
+            scoped: _Scoped, totals: Totals, distinct: int, top: list[ArtistRow]
+        ) -> PeriodSummary:
+            return PeriodSummary(
+                window=scoped.out,
+                plays=totals.plays,
+                minutes=_minutes(totals.ms_played),
+                distinct_artists=distinct,
+                distinct_tracks=totals.distinct_tracks,
+                top_artists=_artist_plays(top),
+            )
+
+        def shifts(rows: list[ShiftRow]) -> list[ArtistShift]:
+            return [
+                ArtistShift(
+                    artist_id=r.artist_id,
+                    name=r.name,
+                    plays_a=r.plays_a,
+                    plays_b=r.plays_b,
+                    change=r.plays_a - r.plays_b,
+                )
+                for r in rows
+            ]
+
+        summary_a = period(a, totals_a, artists.distinct_a, artists.top_a)
+        summary_b = period(b, totals_b, artists.distinct_b, artists.top_b)
+        ms_a, ms_b = totals_a.ms_played, totals_b.ms_played
         return PeriodComparison(
-            user_id=user_id,
+            user_id=a.scope.user_id,
             period_a=summary_a,
             period_b=summary_b,
             change=PeriodChange(
@@ -834,26 +848,8 @@ class HistoryService:
                 plays_percent=_percent_change(summary_a.plays, summary_b.plays),
                 minutes_percent=_percent_change(ms_a, ms_b),
             ),
-            risers=[
-                ArtistShift(
-                    artist_id=r.artist_id,
-                    name=r.name,
-                    plays_a=r.plays_a,
-                    plays_b=r.plays_b,
-                    change=r.plays_a - r.plays_b,
-                )
-                for r in risers
-            ],
-            fallers=[
-                ArtistShift(
-                    artist_id=r.artist_id,
-                    name=r.name,
-                    plays_a=r.plays_a,
-                    plays_b=r.plays_b,
-                    change=r.plays_a - r.plays_b,
-                )
-                for r in fallers
-            ],
+            risers=shifts(artists.risers),
+            fallers=shifts(artists.fallers),
         )
 
     async def listening_time(

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.history.buckets import LocalBuckets
 from app.history.queries import (
+    ArtistComparison,
     ArtistRow,
     CandidateRow,
     DiscoveredRow,
@@ -1338,6 +1339,103 @@ class SummaryQueries:
             for r in rows
         ]
 
+    async def compare_artists(
+        self, session: AsyncSession, a: PlayScope, b: PlayScope, *, limit: int
+    ) -> ArtistComparison:
+        """Top artists and artist counts of periods A and B, and the artists that changed most.
+
+        Periods of a few months each: one statement, every artist's plays in A and in B
+        summed once (each period's months and its raw edges), then ranked four ways and
+        counted in the database. Longer ones: from the months' top lists, as `top_artists`.
+        """
+        covers = [await self._months(session, scope) for scope in (a, b)]
+        months = 0
+        for cover in covers:
+            listed = None if cover.all_time else await self._month_list(session, cover)
+            months = max(months, _COMPARE_MONTHS + 1 if listed is None else len(listed))
+        if months > _COMPARE_MONTHS:
+            return ArtistComparison(
+                top_a=await self.top_artists(session, a, limit=limit),
+                top_b=await self.top_artists(session, b, limit=limit),
+                distinct_a=await self.distinct_artists(session, a),
+                distinct_b=await self.distinct_artists(session, b),
+                risers=await self.artist_shifts(session, a, b, rising=True, limit=limit),
+                fallers=await self.artist_shifts(session, a, b, rising=False, limit=limit),
+            )
+        parts: list[AnySelect] = []
+        for period, (scope, cover) in enumerate(zip((a, b), covers, strict=True)):
+            # Each month read whole apart from the rest: in one OR, no index serves the months.
+            whole = [Cover(cover.lo, cover.hi, (), cover.raw, cover.all_time)]
+            whole += [Cover(month, month + 1, (), ()) for month in cover.extra]
+            parts.extend(
+                part.add_columns(literal(period).label("period"))
+                for each in whole
+                for part in self._entity_parts(scope, "artist", each)
+            )
+        union = union_all(*parts).subquery()
+
+        def of(period: int, column: Any) -> ColumnElement[int]:
+            return func.sum(case((union.c.period == period, column), else_=0))
+
+        sums = (
+            select(
+                union.c.id,
+                of(0, union.c.plays).label("a"),
+                of(1, union.c.plays).label("b"),
+                of(0, union.c.ms).label("ms_a"),
+                of(1, union.c.ms).label("ms_b"),
+            )
+            .group_by(union.c.id)
+            .cte("sums")
+        )
+        gain, loss = sums.c.a - sums.c.b, sums.c.b - sums.c.a
+        lists = [
+            (sums.c.a > 0, (sums.c.a.desc(), sums.c.ms_a.desc(), sums.c.id)),
+            (sums.c.b > 0, (sums.c.b.desc(), sums.c.ms_b.desc(), sums.c.id)),
+            (gain > 0, (gain.desc(), sums.c.a.desc(), sums.c.id)),
+            (loss > 0, (loss.desc(), sums.c.b.desc(), sums.c.id)),
+        ]
+        ranked = [
+            select(
+                select(literal(n).label("list"), *sums.c)
+                .where(condition)
+                .order_by(*order)
+                .limit(limit)
+                .subquery()
+            )
+            for n, (condition, order) in enumerate(lists)
+        ]
+        counted = select(
+            literal(len(lists)).label("list"),
+            literal(None, String).label("id"),
+            func.coalesce(func.sum(case((sums.c.a > 0, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((sums.c.b > 0, 1), else_=0)), 0),
+            literal(0),
+            literal(0),
+        )
+        rows = (await session.execute(union_all(*ranked, counted))).all()
+        found: list[list[tuple[Any, ...]]] = [[] for _ in range(len(lists) + 1)]
+        for row in rows:
+            found[int(row[0])].append(row[1:])
+        ids = {row[0] for listed in found[: len(lists)] for row in listed}
+        names = await self._raw.artist_names_by_id(session, sorted(ids))
+
+        def top(rows: list[tuple[Any, ...]], plays: int, ms: int) -> list[ArtistRow]:
+            return [ArtistRow(r[0], names.get(r[0], r[0]), int(r[plays]), int(r[ms])) for r in rows]
+
+        def shifts(rows: list[tuple[Any, ...]]) -> list[ShiftRow]:
+            return [ShiftRow(r[0], names.get(r[0], r[0]), int(r[1]), int(r[2])) for r in rows]
+
+        (count_row,) = found[len(lists)]
+        return ArtistComparison(
+            top_a=top(found[0], 1, 3),
+            top_b=top(found[1], 2, 4),
+            distinct_a=int(count_row[1]),
+            distinct_b=int(count_row[2]),
+            risers=shifts(found[2]),
+            fallers=shifts(found[3]),
+        )
+
     # -- one artist or track --------------------------------------------------------------
 
     async def _candidates(
@@ -1520,6 +1618,9 @@ class SummaryQueries:
 
 
 _HEAD_MONTHS = 36
+_COMPARE_MONTHS = 26
+"""Periods of up to this many months are compared in one statement over all their artists
+(above it, summing every artist's months costs more than reading the months' top lists)."""
 """Windows of up to this many months find their top lists month list by month list."""
 _HEAD_DEPTH = 40
 """How many entries of each list the first round of a top list reads."""
