@@ -848,41 +848,29 @@ class SummaryQueries:
         clauses = self._day_rows(scope, cover)
         totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
         transitions = sorted(regimes.transition_days)
-        shift = regimes.day_hours(ListeningDay.day)
-        # Hours before the cut fall on the UTC date (east of UTC) or the day before (west).
-        cuts = {hours: 24 - hours if hours >= 0 else -hours for hours in set(regimes.hours)}
-        early_plays = case(
-            {hours: _hour_sum(_PLAY_HOURS, range(min(cut, 24))) for hours, cut in cuts.items()},
-            value=shift,
+        # A UTC day at an offset of h hours: east of UTC its last h hours fall on the next
+        # local date, west of it its first -h hours on the one before; the rest on its own.
+        # The database sums those hours for each offset the window sees, this loop the days.
+        shifts = sorted(set(regimes.hours))
+        moved: list[ColumnElement[int]] = []
+        for hours in shifts:
+            moving = range(24 - hours, 24) if hours >= 0 else range(-hours)
+            moved += [_hour_sum(_PLAY_HOURS, moving), _hour_sum(_MS_HOURS, moving)]
+        stmt = select(ListeningDay.day, ListeningDay.plays, ListeningDay.ms_played, *moved).where(
+            *clauses, ListeningDay.day.not_in(transitions)
         )
-        early_ms = case(
-            {hours: _hour_sum(_MS_HOURS, range(min(cut, 24))) for hours, cut in cuts.items()},
-            value=shift,
-        )
-        # Each UTC day's early hours fall on local date `day + behind`, the rest on the next.
-        behind = case((shift < 0, -1), else_=0)
-        eligible = [*clauses, ListeningDay.day.not_in(transitions)]
-        parts = union_all(
-            select(
-                (ListeningDay.day + behind).label("local_day"),
-                early_plays.label("plays"),
-                early_ms.label("ms"),
-            ).where(*eligible),
-            select(
-                (ListeningDay.day + behind + 1).label("local_day"),
-                (ListeningDay.plays - early_plays).label("plays"),
-                (ListeningDay.ms_played - early_ms).label("ms"),
-            ).where(*eligible),
-        ).subquery()
-        summed = func.sum(parts.c.plays)
-        grouped = (
-            select(parts.c.local_day, summed, func.sum(parts.c.ms))
-            .group_by(parts.c.local_day)
-            .having(summed > 0)
-        )
-        for local_day, plays, ms in (await session.execute(grouped)).all():
-            totals[int(local_day)][0] += int(plays)
-            totals[int(local_day)][1] += int(ms)
+        boundaries, day_hours = regimes.boundaries, regimes.hours
+        column = {hours: 3 + 2 * n for n, hours in enumerate(shifts)}
+        for row in (await session.execute(stmt)).all():
+            day, plays, ms = int(row[0]), int(row[1]), int(row[2])
+            hours = day_hours[bisect.bisect_right(boundaries, day)]
+            moved_plays, moved_ms = int(row[column[hours]]), int(row[column[hours] + 1])
+            own, other = (day, day + 1) if hours >= 0 else (day, day - 1)
+            totals[own][0] += plays - moved_plays
+            totals[own][1] += ms - moved_ms
+            if moved_plays:
+                totals[other][0] += moved_plays
+                totals[other][1] += moved_ms
         if regimes.transition_days:
             split = select(ListeningDay.day, *_PLAY_HOURS, *_MS_HOURS).where(
                 *clauses, ListeningDay.day.in_(transitions)
