@@ -1218,7 +1218,21 @@ class SummaryQueries:
             stmt = stmt.where(ListeningDay.day >= day_of(scope.start))
         if scope.end is not None:
             stmt = stmt.where(ListeningDay.day <= day_of(scope.end))
+        # A day without a cut lies whole in one bucket, inside the window or not: placed by
+        # its first microsecond (a whole history has thousands of such days).
+        instants = [_micros(moment) for moment in buckets.instants]
+        first = None if scope.start is None else _micros(scope.start)
+        after = None if scope.end is None else _micros(scope.end)
         for day, total in (await session.execute(stmt.group_by(ListeningDay.day))).all():
+            if int(day) not in day_cuts:
+                begins = int(day) * _MICROS_PER_DAY
+                bucket = bisect.bisect_right(instants, begins) - 1
+                outside = (first is not None and begins < first) or (
+                    after is not None and begins >= after
+                )
+                if bucket >= 0 and not outside:
+                    counts[bucket] += int(total)
+                continue
             marks = [(day_start(int(day)), 0), *day_cuts.get(int(day), []), (None, int(total))]
             for (since, counted), (_until, counted_next) in itertools.pairwise(marks):
                 assert since is not None
@@ -1669,6 +1683,14 @@ class _Ranking:
             return True
         best = self.best()
         return len(best) == self.limit and self._value(best[-1]) > bound
+
+
+_MICROS_PER_DAY = 86_400_000_000
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since 1970 of an instant."""
+    return (moment - day_start(0)) // timedelta(microseconds=1)
 
 
 def _inside(moment: datetime | None, start: datetime | None, end: datetime | None) -> int:
