@@ -26,6 +26,15 @@ class TestCalendarBuckets:
         assert CalendarBuckets.start_of(date(2024, 3, 6), size) == start
         assert CalendarBuckets.label(start, size) == label
 
+    @pytest.mark.parametrize("size", list(BucketSize))
+    def test_day_numbers_fall_in_the_same_buckets_as_dates(self, size: BucketSize) -> None:
+        # Every weekday, both sides of 1970-01-01, across month and year ends.
+        for day_number in [*range(-10, 10), *range(19_700, 19_740)]:
+            day = CalendarBuckets.day_from_number(day_number)
+            start = CalendarBuckets.start_of(day, size)
+            number = CalendarBuckets.start_number(day_number, size)
+            assert CalendarBuckets.day_from_number(number) == start, (day, size)
+
     def test_iso_weeks_of_a_year_boundary(self) -> None:
         # 2024-12-30 is a Monday in ISO week 1 of 2025.
         start = CalendarBuckets.start_of(date(2025, 1, 1), BucketSize.WEEK)

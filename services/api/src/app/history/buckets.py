@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 EPOCH_DATE = date(1970, 1, 1)
+_EPOCH_WEEKDAY = EPOCH_DATE.weekday()  # a Thursday: 3
 
 
 class BucketSize(StrEnum):
@@ -32,6 +33,16 @@ class CalendarBuckets:
     def day_from_number(day_number: int) -> date:
         """The date of a day counted from 1970-01-01 (what the SQL returns)."""
         return EPOCH_DATE + timedelta(days=day_number)
+
+    @classmethod
+    def start_number(cls, day_number: int, size: BucketSize) -> int:
+        """`start_of` on day numbers counted from 1970-01-01 (days and weeks without dates)."""
+        if size is BucketSize.DAY:
+            return day_number
+        if size is BucketSize.WEEK:
+            return day_number - (day_number + _EPOCH_WEEKDAY) % 7
+        start = cls.start_of(cls.day_from_number(day_number), size)
+        return (start - EPOCH_DATE).days
 
     @staticmethod
     def start_of(day: date, size: BucketSize) -> date:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, NotFoundError
 from app.history.answers import AnswerCache
-from app.history.buckets import BucketSize, CalendarBuckets, LocalBuckets
+from app.history.buckets import EPOCH_DATE, BucketSize, CalendarBuckets, LocalBuckets
 from app.history.cursor import PlayCursor
 from app.history.queries import (
     ArtistRow,
@@ -887,26 +887,28 @@ class HistoryService:
                     f"The window spans more than {MAX_CHART_POINTS} years: give a shorter one."
                 )
             used = fitting
-            plays: dict[date, int] = defaultdict(int)
-            ms_played: dict[date, int] = defaultdict(int)
+            # Keyed by the bucket's first day as a number: a whole history has thousands of days.
+            plays: dict[int, int] = defaultdict(int)
+            ms_played: dict[int, int] = defaultdict(int)
             if totals.plays:
                 assert totals.first_play is not None
                 assert totals.last_play is not None
                 offsets = UtcOffsets.between(window.tz, totals.first_play, totals.last_play)
                 for day_number, n, ms in await stats.daily_totals(session, scoped.scope, offsets):
-                    day = CalendarBuckets.day_from_number(day_number)
-                    key = CalendarBuckets.start_of(day, used)
+                    key = CalendarBuckets.start_number(day_number, used)
                     plays[key] += n
                     ms_played[key] += ms
-            buckets = [
-                TimeBucket(
-                    start=bucket_start,
-                    label=CalendarBuckets.label(bucket_start, used),
-                    plays=plays.get(bucket_start, 0),
-                    minutes=_minutes(ms_played.get(bucket_start, 0)),
+            buckets = []
+            for bucket_start in CalendarBuckets.starts(first_day, last_day, used):
+                number = (bucket_start - EPOCH_DATE).days
+                buckets.append(
+                    TimeBucket(
+                        start=bucket_start,
+                        label=CalendarBuckets.label(bucket_start, used),
+                        plays=plays.get(number, 0),
+                        minutes=_minutes(ms_played.get(number, 0)),
+                    )
                 )
-                for bucket_start in CalendarBuckets.starts(first_day, last_day, used)
-            ]
         return ListeningTime(
             user_id=scoped.scope.user_id,
             window=scoped.out,

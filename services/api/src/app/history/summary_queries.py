@@ -862,15 +862,16 @@ class SummaryQueries:
         boundaries, day_hours = regimes.boundaries, regimes.hours
         column = {hours: 3 + 2 * n for n, hours in enumerate(shifts)}
         for row in (await session.execute(stmt)).all():
-            day, plays, ms = int(row[0]), int(row[1]), int(row[2])
+            day = int(row[0])
             hours = day_hours[bisect.bisect_right(boundaries, day)]
             moved_plays, moved_ms = int(row[column[hours]]), int(row[column[hours] + 1])
-            own, other = (day, day + 1) if hours >= 0 else (day, day - 1)
-            totals[own][0] += plays - moved_plays
-            totals[own][1] += ms - moved_ms
+            entry = totals[day]
+            entry[0] += int(row[1]) - moved_plays
+            entry[1] += int(row[2]) - moved_ms
             if moved_plays:
-                totals[other][0] += moved_plays
-                totals[other][1] += moved_ms
+                entry = totals[day + 1 if hours >= 0 else day - 1]
+                entry[0] += moved_plays
+                entry[1] += moved_ms
         if regimes.transition_days:
             split = select(ListeningDay.day, *_PLAY_HOURS, *_MS_HOURS).where(
                 *clauses, ListeningDay.day.in_(transitions)
