@@ -706,8 +706,12 @@ class SummaryQueries:
             else or_(table.prev_month.is_(None), table.prev_month < cover.lo)
         )
         mine = [table.user_id == self._user_id, table.item_kind == item]
-        interior = select(func.count()).where(*mine, in_months, first_in_window)
-        count = int((await session.execute(interior)).scalar_one())
+        # A window inside one or two months has no whole month: its ids are all edge ids.
+        whole_months = cover.lo is None or cover.hi is None or cover.lo < cover.hi
+        count = 0
+        if whole_months:
+            interior = select(func.count()).where(*mine, in_months, first_in_window)
+            count = int((await session.execute(interior)).scalar_one())
         net: dict[str, int] = defaultdict(int)
         if cover.extra:
             whole = select(key, plays).where(*mine, table.month.in_(cover.extra))
@@ -718,8 +722,8 @@ class SummaryQueries:
         ).items():
             net[key_id] += played
         edge = [key_id for key_id, played in net.items() if played > 0]
-        if not edge:
-            return count
+        if not edge or not whole_months:
+            return count + len(edge)
         also_inside = select(key).where(*mine, in_months, self._among(key, edge)).distinct()
         inside = set((await session.execute(also_inside)).scalars())
         return count + sum(1 for key_id in edge if key_id not in inside)
