@@ -362,6 +362,19 @@ class SummaryQueries:
             summary = summary.where(self._among(key, ids))
         return [summary, *self._raw_entity_parts(scope, kind, cover, primary_only=primary_only)]
 
+    def _indexed_entity_parts(
+        self, scope: PlayScope, kind: Kind, cover: Cover, *, primary_only: bool = False
+    ) -> list[AnySelect]:
+        """`_entity_parts` with each month read whole apart from the rest (in one OR, no
+        index serves the months)."""
+        whole = [Cover(cover.lo, cover.hi, (), cover.raw, cover.all_time)]
+        whole += [Cover(month, month + 1, (), ()) for month in cover.extra]
+        return [
+            part
+            for each in whole
+            for part in self._entity_parts(scope, kind, each, primary_only=primary_only)
+        ]
+
     def _raw_entity_parts(
         self, scope: PlayScope, kind: Kind, cover: Cover, *, primary_only: bool = False
     ) -> list[AnySelect]:
@@ -429,6 +442,21 @@ class SummaryQueries:
                     plays >= max(min_plays, 1),
                 )
                 .order_by(plays.desc(), ms.desc(), key)
+                .limit(limit)
+            )
+            return [(r[0], int(r[1]), int(r[2])) for r in (await session.execute(stmt)).all()]
+        months = None if cover.all_time else await self._month_list(session, cover)
+        if months is not None and len(months) <= _SUM_ALL_MONTHS:
+            union = union_all(
+                *self._indexed_entity_parts(scope, kind, cover, primary_only=primary_only)
+            ).subquery()
+            summed = func.sum(union.c.plays)
+            summed_ms = func.sum(union.c.ms)
+            stmt = (
+                select(union.c.id, summed, summed_ms)
+                .group_by(union.c.id)
+                .having(summed >= max(min_plays, 1))
+                .order_by(summed.desc(), summed_ms.desc(), union.c.id)
                 .limit(limit)
             )
             return [(r[0], int(r[1]), int(r[2])) for r in (await session.execute(stmt)).all()]
@@ -1371,13 +1399,9 @@ class SummaryQueries:
             )
         parts: list[AnySelect] = []
         for period, (scope, cover) in enumerate(zip((a, b), covers, strict=True)):
-            # Each month read whole apart from the rest: in one OR, no index serves the months.
-            whole = [Cover(cover.lo, cover.hi, (), cover.raw, cover.all_time)]
-            whole += [Cover(month, month + 1, (), ()) for month in cover.extra]
             parts.extend(
                 part.add_columns(literal(period).label("period"))
-                for each in whole
-                for part in self._entity_parts(scope, "artist", each)
+                for part in self._indexed_entity_parts(scope, "artist", cover)
             )
         union = union_all(*parts).subquery()
 
@@ -1625,6 +1649,9 @@ class SummaryQueries:
 
 
 _HEAD_MONTHS = 36
+_SUM_ALL_MONTHS = 3
+"""A top list over up to this many months is summed and ranked whole in one statement; over
+more, the months' own top lists bound it (summing a year's artists costs more)."""
 _COMPARE_MONTHS = 26
 """Periods of up to this many months are compared in one statement over all their artists
 (above it, summing every artist's months costs more than reading the months' top lists)."""
