@@ -60,7 +60,7 @@ from app.history.schemas import (
     TrackPlays,
     WindowOut,
 )
-from app.history.summaries import SUMMARY_MIN_MS, ListeningSummaries
+from app.history.summaries import SUMMARY_MIN_MS, ListeningSummaries, SummaryState
 from app.history.summary_queries import SummaryQueries
 from app.history.window import InvalidTimezoneError, TimeWindow, UtcOffsets, resolve_timezone
 from shared.db.base import utc_now
@@ -152,10 +152,17 @@ class _Scoped:
     asked: Hashable
     """The window as asked, which keys the answer cache: `days` windows by their length, so
     that a cached answer about the last N days is reused (it states the window it covers)."""
+    state: SummaryState | None = None
+    """The summaries' state, read with the user's time zone (a cached answer needs no more)."""
 
     @classmethod
     def of(
-        cls, user_id: int, filters: PlayFilter, window: TimeWindow, asked: Hashable = None
+        cls,
+        user_id: int,
+        filters: PlayFilter,
+        window: TimeWindow,
+        asked: Hashable = None,
+        state: SummaryState | None = None,
     ) -> _Scoped:
         """Scope and window description of `filters` over a resolved window."""
         start, end = window.start, window.end
@@ -176,7 +183,7 @@ class _Scoped:
         if asked is None:
             asked = ("last", filters.days) if filters.days is not None else (start, end)
         key = (user_id, asked, window.timezone_name, filters.min_ms, filters.include_episodes)
-        return cls(window, scope, out, key)
+        return cls(window, scope, out, key, state)
 
 
 class HistoryService:
@@ -217,8 +224,10 @@ class HistoryService:
             return await compute(_RAW)
         user_id = scopes[0].user_id
         windows = tuple(s.asked for s in scoped)
+        state = scoped[0].state
         for _ in range(_ANSWER_ATTEMPTS):
-            view = await summaries.view(session, user_id)
+            view = await summaries.view(session, user_id, state)
+            state = None
             if view is None:
                 break
             key = (question, windows, view.version, view.newest)
@@ -236,14 +245,18 @@ class HistoryService:
         return await compute(_RAW)
 
     async def _resolve(self, session: AsyncSession, user_id: int, filters: PlayFilter) -> _Scoped:
-        stored = await HistoryQueries.user_timezone(session, user_id)
+        state = None
+        if self._summaries is not None and filters.min_ms == SUMMARY_MIN_MS:
+            stored, state = await self._summaries.timezone_and_state(session, user_id)
+        else:
+            stored = await HistoryQueries.user_timezone(session, user_id)
         if stored is None:
             raise NotFoundError(f"User {user_id} does not exist.")
         tz = resolve_timezone(filters.tz) if filters.tz is not None else _stored_zone(stored)
         window = TimeWindow.resolve(
             days=filters.days, start=filters.start, end=filters.end, tz=tz, now=self._clock()
         )
-        return _Scoped.of(user_id, filters, window)
+        return _Scoped.of(user_id, filters, window, state=state)
 
     async def _track_plays(self, session: AsyncSession, rows: list[TrackRow]) -> list[TrackPlays]:
         names = await HistoryQueries.artist_names(session, [row.track_id for row in rows])

@@ -60,6 +60,7 @@ from shared.db.models import (
     ListeningTrackMonth,
     Play,
     TrackArtist,
+    User,
 )
 
 logger = logging.getLogger(__name__)
@@ -214,6 +215,16 @@ class SummaryView:
     newest: int
 
 
+@dataclass(frozen=True)
+class SummaryState:
+    """What one read of the summaries' state found for a user: the view, whether plays wait
+    above the watermark, and whether the user awaits a rebuild."""
+
+    view: SummaryView
+    behind: bool
+    stale: bool
+
+
 def _upsert(
     dialect: str,
     table: Table,
@@ -246,19 +257,44 @@ class ListeningSummaries:
         self._lock = asyncio.Lock()
         self._fold_on_read = fold_on_read
 
-    async def view(self, session: AsyncSession, user_id: int) -> SummaryView | None:
-        """The summaries for a question about `user_id`, folded first; None awaiting a rebuild."""
-        current = await self._read(session, user_id)
+    async def view(
+        self, session: AsyncSession, user_id: int, state: SummaryState | None = None
+    ) -> SummaryView | None:
+        """The summaries for a question about `user_id`, folded first; None awaiting a rebuild.
+
+        `state`: what `timezone_and_state` read in this transaction, instead of reading again.
+        """
+        current = state if state is not None else await self._read(session, user_id)
         if current is None:
             return None
-        view, behind, stale = current
-        if not self._fold_on_read or (not behind and not stale):
-            return None if stale else view
+        if not self._fold_on_read or (not current.behind and not current.stale):
+            return None if current.stale else current.view
         await self._refresh_elsewhere(session)
         current = await self._read(session, user_id)
-        if current is None or current[2]:
+        if current is None or current.stale:
             return None
-        return current[0]
+        return current.view
+
+    async def timezone_and_state(
+        self, session: AsyncSession, user_id: int
+    ) -> tuple[str | None, SummaryState | None]:
+        """The user's stored time zone (None: no such user) and the summaries' state, in one
+        statement: a cached answer needs nothing more from the database."""
+        state = ListeningSummaryState
+        stmt = select(
+            User.timezone,
+            select(state.rolled_up_to).where(state.id == 1).scalar_subquery(),
+            select(state.version).where(state.id == 1).scalar_subquery(),
+            select(func.max(Play.id)).scalar_subquery(),
+            exists().where(ListeningSummaryRebuild.user_id == user_id),
+        ).where(User.id == user_id)
+        row = (await session.execute(stmt)).first()
+        if row is None:
+            return None, None
+        timezone, rolled_up_to, version, newest, stale = row
+        if rolled_up_to is None:  # nothing folded yet: `view` reads (and folds) itself
+            return str(timezone), None
+        return str(timezone), self._state(rolled_up_to, version, newest, stale)
 
     async def version(self, session: AsyncSession) -> int | None:
         """The summaries' version, which every fold increments."""
@@ -270,9 +306,12 @@ class ListeningSummaries:
         async with self._lock:
             await self._fold_all(session)
 
-    async def _read(
-        self, session: AsyncSession, user_id: int
-    ) -> tuple[SummaryView, bool, bool] | None:
+    @staticmethod
+    def _state(rolled_up_to: Any, version: Any, newest: Any, stale: Any) -> SummaryState:
+        view = SummaryView(int(rolled_up_to), int(version), int(newest or 0))
+        return SummaryState(view, view.newest > view.rolled_up_to, bool(stale))
+
+    async def _read(self, session: AsyncSession, user_id: int) -> SummaryState | None:
         stmt = select(
             ListeningSummaryState.rolled_up_to,
             ListeningSummaryState.version,
@@ -282,9 +321,7 @@ class ListeningSummaries:
         row = (await session.execute(stmt)).first()
         if row is None:
             return None
-        rolled_up_to, version, newest, stale = row
-        view = SummaryView(int(rolled_up_to), int(version), int(newest or 0))
-        return view, view.newest > view.rolled_up_to, bool(stale)
+        return self._state(*row)
 
     async def _refresh_elsewhere(self, session: AsyncSession) -> None:
         """Fold in a transaction of its own (a savepoint on a test's connection), or not now."""
