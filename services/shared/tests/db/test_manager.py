@@ -189,3 +189,30 @@ class TestSqlitePooling:
         finally:
             await pooled.dispose()
             await unpooled.dispose()
+
+    async def test_a_server_opens_no_sqlite_connections_beyond_its_pool(
+        self, tmp_path: object
+    ) -> None:
+        pooled = DatabaseManager(
+            f"sqlite:///{tmp_path}/capped.db", pool_size=2, max_overflow=10, pool_sqlite=True
+        )
+        try:
+            opened: list[object] = []
+            release = asyncio.Event()
+
+            async def hold() -> None:
+                async with pooled.session() as session:
+                    opened.append(await (await session.connection()).get_raw_connection())
+                    await release.wait()
+
+            holders = [asyncio.create_task(hold()) for _ in range(3)]
+            while len(opened) < 2:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            assert len(opened) == 2  # the third waits for a connection...
+            release.set()
+            await asyncio.gather(*holders)
+            assert len(opened) == 3  # ... and gets one once another is back
+            assert pooled.engine.pool.checkedout() == 0
+        finally:
+            await pooled.dispose()

@@ -75,10 +75,10 @@ class DatabaseManager:
             self._ensure_sqlite_directory()
             if pool_sqlite:
                 # A server's one event loop: opening a connection (a thread, the file, the
-                # pragmas) costs more than most of its requests' statements.
-                kwargs.update(
-                    poolclass=AsyncAdaptedQueuePool, pool_size=pool_size, max_overflow=max_overflow
-                )
+                # pragmas) costs more than most of its requests' statements. No overflow:
+                # each connection is a thread of this process, and beyond a few they only
+                # contend for the interpreter lock (SQLite writes one at a time anyway).
+                kwargs.update(poolclass=AsyncAdaptedQueuePool, pool_size=pool_size, max_overflow=0)
             else:
                 # NullPool never shares a connection across event loops, which tests and
                 # command-line runs may each start.
