@@ -752,9 +752,10 @@ class SummaryQueries:
         edge = [key_id for key_id, played in net.items() if played > 0]
         if not edge or not whole_months:
             return count + len(edge)
-        also_inside = select(key).where(*mine, in_months, self._among(key, edge)).distinct()
-        inside = set((await session.execute(also_inside)).scalars())
-        return count + sum(1 for key_id in edge if key_id not in inside)
+        also_inside = select(func.count(key.distinct())).where(
+            *mine, in_months, self._among(key, edge)
+        )
+        return count + len(edge) - int((await session.execute(also_inside)).scalar_one())
 
     async def distinct_artists(self, session: AsyncSession, scope: PlayScope) -> int:
         """How many artists are credited on the scope's plays."""
