@@ -569,7 +569,8 @@ def _load() -> str:
 
 async def run(url: str, args: argparse.Namespace, *, build_first: bool) -> None:
     """Build (unless reused) and measure one database."""
-    database = DatabaseManager(url)
+    # Pooled as the API server pools it (SQLite too): connections and their page caches last.
+    database = DatabaseManager(url, pool_sqlite=True)
     try:
         print(f"{database.dialect}: {_load()}", flush=True)
         await MigrationRunner(database).upgrade()
