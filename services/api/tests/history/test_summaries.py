@@ -269,6 +269,36 @@ class TestOtherUsers:
             )
 
 
+class TestLargestGaps:
+    async def test_a_pair_of_days_closer_together_can_hold_the_longer_gap(
+        self, db_session: AsyncSession
+    ) -> None:
+        # Days 1 and 2 (one apart) hold a gap of nearly 48 hours, days 2 and 4 (two apart)
+        # one of barely 24, day 4 one of 23 hours inside it, days 4 and 5 one of 25. The
+        # list must weigh each pair by its seconds, not by how many days lie between.
+        user = await create_user(db_session, timezone="UTC")
+        track = await create_track(db_session, artists=[await create_artist(db_session)])
+        moments = [
+            "2024-03-01 00:00:10",
+            "2024-03-02 23:59:50",
+            "2024-03-04 00:00:10",
+            "2024-03-04 23:00:10",
+            "2024-03-05 23:59:00",
+        ]
+        for moment in moments:
+            await create_play(db_session, user=user, track=track, played_at=utc(moment))
+        raw, summarized = _services()
+        for gaps in range(1, 6):
+            expected = await raw.coverage(db_session, user.id, PlayFilter(), gaps=gaps)
+            actual = await summarized.coverage(db_session, user.id, PlayFilter(), gaps=gaps)
+            assert actual.largest_gaps == expected.largest_gaps, gaps
+        longest = await summarized.coverage(db_session, user.id, PlayFilter(), gaps=1)
+        assert [g.hours for g in longest.largest_gaps] == [48.0]
+        every = await summarized.coverage(db_session, user.id, PlayFilter(), gaps=5)
+        assert [g.hours for g in every.largest_gaps] == [48.0, 25.0, 24.0, 23.0]
+        assert (await _state(db_session))[0] > 0  # the summaries did answer
+
+
 class TestTopLists:
     @pytest.mark.parametrize(
         ("months", "depth"),

@@ -1013,27 +1013,46 @@ class SummaryQueries:
                 func.lag(day.last_played_at, type_=day.last_played_at.type)
                 .over(order_by=day.day)
                 .label("after"),
+                (day.day - func.lag(day.day).over(order_by=day.day)).label("apart"),
             )
             .where(*clauses)
-            .subquery()
+            .cte("ordered")
+        )
+        # Days k apart are more than k - 1 and less than k + 1 days of gap apart. Only pairs
+        # at least K - 1 days apart, where K is the `limit`-th largest distance, can make
+        # the list: the exact seconds (parsed timestamps) are computed for those alone.
+        kth_apart = (
+            select(ordered.c.apart)
+            .where(ordered.c.apart.is_not(None))
+            .order_by(ordered.c.apart.desc())
+            .limit(1)
+            .offset(limit - 1)
+            .scalar_subquery()
         )
         across = EpochSeconds(ordered.c.before) - EpochSeconds(ordered.c.after)
         between_days = (
             select(ordered.c.after, ordered.c.before, across, literal(None))
-            .where(ordered.c.after.is_not(None))
+            .where(
+                ordered.c.after.is_not(None),
+                ordered.c.apart >= func.coalesce(kth_apart, 0) - 1,
+            )
             .order_by(across.desc(), ordered.c.after)
             .limit(limit)
         )
-        inner = EpochSeconds(day.longest_gap_before) - EpochSeconds(day.longest_gap_after)
-        within_days = (
-            select(day.longest_gap_after, day.longest_gap_before, inner, day.day)
-            .where(*clauses, day.longest_gap_after.is_not(None))
-            .order_by(inner.desc(), day.longest_gap_after)
-            .limit(limit)
-        )
         gaps: list[tuple[GapRow, int | None]] = []
-        for stmt in (between_days, within_days):
-            for after, before, seconds, on_day in (await session.execute(stmt)).all():
+        for after, before, seconds, on_day in (await session.execute(between_days)).all():
+            gaps.append((GapRow(after, before, int(seconds)), on_day))
+        # A gap inside one UTC day is shorter than a day: past `limit` longer ones, none counts.
+        if len(gaps) < limit or gaps[-1][0].seconds < SECONDS_PER_DAY:
+            inner = EpochSeconds(day.longest_gap_before) - EpochSeconds(day.longest_gap_after)
+            within_days = (
+                select(day.longest_gap_after, day.longest_gap_before, inner, day.day)
+                .where(*clauses, day.longest_gap_after.is_not(None))
+                .order_by(inner.desc(), day.longest_gap_after)
+                .limit(limit)
+            )
+            rows: Sequence[Any] = (await session.execute(within_days)).all()
+            for after, before, seconds, on_day in rows:
                 gaps.append((GapRow(after, before, int(seconds)), on_day))
         points = sorted(p for p, _ms, _s in await self._raw_plays(session, scope, cover))
         timeline = (
@@ -1047,10 +1066,12 @@ class SummaryQueries:
         gaps.sort(key=lambda gap: (-gap[0].seconds, gap[0].after))
         threshold = gaps[limit - 1][0].seconds if len(gaps) >= limit else -1
         # A day whose second longest gap reaches the list may hide more: read its plays.
-        hiding = select(day.day).where(
-            *clauses, day.plays >= 3, day.second_gap_seconds >= threshold
-        )
-        hidden = {int(d) for d in (await session.execute(hiding)).scalars()}
+        hidden: set[int] = set()
+        if threshold < SECONDS_PER_DAY:
+            hiding = select(day.day).where(
+                *clauses, day.plays >= 3, day.second_gap_seconds >= threshold
+            )
+            hidden = {int(d) for d in (await session.execute(hiding)).scalars()}
         found = [gap for gap, on_day in gaps if on_day is None or int(on_day) not in hidden]
         for hidden_day in sorted(hidden):
             plays = sorted(await self._day_plays(session, scope, hidden_day))
