@@ -713,6 +713,11 @@ class SummaryQueries:
                 stmt = stmt.where(table.first_played_at < end)
             return int((await session.execute(stmt)).scalar_one())
         kinds = self._kinds(scope)
+        cover = await self._months(session, scope)
+        months = None if cover.all_time else await self._month_list(session, cover)
+        if months is not None and len(months) <= _SUM_ALL_MONTHS:
+            sums = self._sums(self._indexed_entity_parts(scope, kind, cover))
+            return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
         if len(kinds) == 1 and not (start is None and end is None):
             return await self._distinct_by_months(session, scope, kind, kinds[0])
         sums = self._sums(self._entity_parts(scope, kind, await self._months(session, scope)))
@@ -1672,8 +1677,9 @@ class SummaryQueries:
 
 _HEAD_MONTHS = 36
 _SUM_ALL_MONTHS = 3
-"""A top list over up to this many months is summed and ranked whole in one statement; over
-more, the months' own top lists bound it (summing a year's artists costs more)."""
+"""A top list or a count over up to this many months is summed whole in one statement; over
+more, the months' own top lists bound the list (summing a year's artists costs more) and the
+months' links to earlier ones give the count."""
 _COMPARE_MONTHS = 26
 """Periods of up to this many months are compared in one statement over all their artists
 (above it, summing every artist's months costs more than reading the months' top lists)."""
