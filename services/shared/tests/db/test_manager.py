@@ -198,16 +198,17 @@ class TestSqlitePooling:
         )
         try:
             opened: list[object] = []
-            release = asyncio.Event()
+            two_open, release = asyncio.Event(), asyncio.Event()
 
             async def hold() -> None:
                 async with pooled.session() as session:
                     opened.append(await (await session.connection()).get_raw_connection())
+                    if len(opened) == 2:
+                        two_open.set()
                     await release.wait()
 
             holders = [asyncio.create_task(hold()) for _ in range(3)]
-            while len(opened) < 2:
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(two_open.wait(), timeout=10)
             await asyncio.sleep(0.1)
             assert len(opened) == 2  # the third waits for a connection...
             release.set()
