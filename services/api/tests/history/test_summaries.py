@@ -3,6 +3,7 @@ the window, zone or kinds, while new plays arrive unfolded, and after plays are 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -346,6 +347,42 @@ async def _top_lists(
             session, user_id, PlayFilter(end=NOW - timedelta(days=30)), filters, limit=limit
         ),
     ]
+
+
+class TestBusyPool:
+    async def test_a_question_holding_the_last_connection_answers_without_the_fold(
+        self, fresh_database: FreshDatabase
+    ) -> None:
+        database = await fresh_database()
+        async with database.session(write=True) as session:
+            user = await create_user(session)
+            track = await create_track(session)
+            for day in range(1, 4):
+                await create_play(
+                    session, user=user, track=track, played_at=utc(f"2024-05-0{day} 12:00")
+                )
+        service = HistoryService()
+        answers, folded = [], []
+        # A server whose every connection is held by questions waiting for the fold: the
+        # fold needs one more. It is left for later instead of waiting for the pool's timeout.
+        for connections in (1, 2):
+            server = DatabaseManager(
+                database.url, pool_size=connections, max_overflow=0, pool_sqlite=True
+            )
+            try:
+                started = time.perf_counter()
+                async with server.session() as session:
+                    answer = await service.top_tracks(session, user.id, PlayFilter())
+                answers.append(([t.plays for t in answer.tracks], time.perf_counter() - started))
+                async with server.session() as session:
+                    folded.append((await _state(session))[0])
+            finally:
+                await server.dispose()
+
+        assert [plays for plays, _seconds in answers] == [[3], [3]]
+        assert answers[0][1] < 5  # not the pool's 30 s
+        assert folded[0] == 0  # no fold with one connection...
+        assert folded[1] > 0  # ... one with a second free
 
 
 class TestConcurrentWriters:

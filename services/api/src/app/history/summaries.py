@@ -72,6 +72,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CHUNK = 500
 LOCK_TIMEOUT = "5s"
 """How long a fold waits on PostgreSQL for inserts into `plays` in flight to commit."""
+CONNECT_TIMEOUT_SECONDS = 0.25
+"""How long a fold at question time waits for a connection of its own. Every connection may
+be held by a question waiting on this fold: then it is left for later, not waited for."""
 
 _SUMMARY_TABLES: tuple[type[Any], ...] = (
     ListeningDay,
@@ -329,11 +332,22 @@ class ListeningSummaries:
             try:
                 bind = session.bind
                 if isinstance(bind, AsyncEngine):
-                    async with AsyncSession(bind, expire_on_commit=False) as own, own.begin():
-                        await self._fold_all(own)
+                    connection = await asyncio.wait_for(
+                        bind.connect().start(), CONNECT_TIMEOUT_SECONDS
+                    )
+                    try:
+                        async with (
+                            AsyncSession(connection, expire_on_commit=False) as own,
+                            own.begin(),
+                        ):
+                            await self._fold_all(own)
+                    finally:
+                        await connection.close()
                 else:
                     async with session.begin_nested():
                         await self._fold_all(session)
+            except TimeoutError:
+                logger.warning("listening summaries not brought up to date now: no free connection")
             except DBAPIError as exc:
                 # Busy writers or a lock timeout: the answer reads the unfolded plays instead.
                 logger.warning(
