@@ -26,6 +26,7 @@ from shared.db.models import (
     ListeningTrack,
     ListeningTrackMonth,
     Play,
+    Track,
     User,
 )
 from testkit.factories import create_artist, create_play, create_track, create_user
@@ -349,18 +350,24 @@ async def _top_lists(
     ]
 
 
+async def _three_plays(database: DatabaseManager) -> tuple[User, Track]:
+    """A user who played one track on 1, 2 and 3 May 2024, committed."""
+    async with database.session(write=True) as session:
+        user = await create_user(session)
+        track = await create_track(session)
+        for day in range(1, 4):
+            await create_play(
+                session, user=user, track=track, played_at=utc(f"2024-05-0{day} 12:00")
+            )
+    return user, track
+
+
 class TestBusyPool:
     async def test_a_question_holding_the_last_connection_answers_without_the_fold(
         self, fresh_database: FreshDatabase
     ) -> None:
         database = await fresh_database()
-        async with database.session(write=True) as session:
-            user = await create_user(session)
-            track = await create_track(session)
-            for day in range(1, 4):
-                await create_play(
-                    session, user=user, track=track, played_at=utc(f"2024-05-0{day} 12:00")
-                )
+        user, _track = await _three_plays(database)
         service = HistoryService()
         answers, folded = [], []
         # A server whose every connection is held by questions waiting for the fold: the
@@ -391,13 +398,7 @@ class TestConcurrentWriters:
     ) -> None:
         monkeypatch.setattr(summaries_module, "LOCK_TIMEOUT", "300ms")
         database = await fresh_database()
-        async with database.session(write=True) as session:
-            user = await create_user(session)
-            track = await create_track(session)
-            for day in range(1, 4):
-                await create_play(
-                    session, user=user, track=track, played_at=utc(f"2024-05-0{day} 12:00")
-                )
+        user, track = await _three_plays(database)
         # Another process's connections, which give up quickly while a writer holds a lock.
         readers = DatabaseManager(database.url, busy_timeout_ms=300)
         service = HistoryService()

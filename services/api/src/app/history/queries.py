@@ -368,6 +368,20 @@ class PlayStatistics(Protocol):
         ...
 
 
+async def artist_comparison(
+    stats: PlayStatistics, session: AsyncSession, a: PlayScope, b: PlayScope, *, limit: int
+) -> ArtistComparison:
+    """`PlayStatistics.compare_artists` as its six parts, each list and count asked alone."""
+    return ArtistComparison(
+        top_a=await stats.top_artists(session, a, limit=limit),
+        top_b=await stats.top_artists(session, b, limit=limit),
+        distinct_a=await stats.distinct_artists(session, a),
+        distinct_b=await stats.distinct_artists(session, b),
+        risers=await stats.artist_shifts(session, a, b, rising=True, limit=limit),
+        fallers=await stats.artist_shifts(session, a, b, rising=False, limit=limit),
+    )
+
+
 class HistoryQueries:
     """The SQL of the history answers over the plays; every method takes the session."""
 
@@ -835,19 +849,11 @@ class HistoryQueries:
             ShiftRow(r[0], r[1], int(r[2]), int(r[3])) for r in (await session.execute(stmt)).all()
         ]
 
-    @classmethod
     async def compare_artists(
-        cls, session: AsyncSession, a: PlayScope, b: PlayScope, *, limit: int
+        self, session: AsyncSession, a: PlayScope, b: PlayScope, *, limit: int
     ) -> ArtistComparison:
         """Top artists and artist counts of periods A and B, and the artists that changed most."""
-        return ArtistComparison(
-            top_a=await cls.top_artists(session, a, limit=limit),
-            top_b=await cls.top_artists(session, b, limit=limit),
-            distinct_a=await cls.distinct_artists(session, a),
-            distinct_b=await cls.distinct_artists(session, b),
-            risers=await cls.artist_shifts(session, a, b, rising=True, limit=limit),
-            fallers=await cls.artist_shifts(session, a, b, rising=False, limit=limit),
-        )
+        return await artist_comparison(self, session, a, b, limit=limit)
 
     @staticmethod
     async def daily_totals(

@@ -165,11 +165,10 @@ class _Scoped:
         state: SummaryState | None = None,
     ) -> _Scoped:
         """Scope and window description of `filters` over a resolved window."""
-        start, end = window.start, window.end
         scope = PlayScope(
             user_id=user_id,
-            start=start,
-            end=end,
+            start=window.start,
+            end=window.end,
             min_ms=filters.min_ms,
             include_episodes=filters.include_episodes,
         )
@@ -181,7 +180,7 @@ class _Scoped:
             min_ms=filters.min_ms,
         )
         if asked is None:
-            asked = ("last", filters.days) if filters.days is not None else (start, end)
+            asked = ("last", filters.days) if filters.days is not None else (scope.start, scope.end)
         key = (user_id, asked, window.timezone_name, filters.min_ms, filters.include_episodes)
         return cls(window, scope, out, key, state)
 

@@ -295,9 +295,10 @@ class ListeningSummaries:
         if row is None:
             return None, None
         timezone, rolled_up_to, version, newest, stale = row
-        if rolled_up_to is None:  # nothing folded yet: `view` reads (and folds) itself
+        if rolled_up_to is None:  # no summaries yet: answers come from the plays
             return str(timezone), None
-        return str(timezone), self._state(rolled_up_to, version, newest, stale)
+        view = SummaryView(int(rolled_up_to), int(version), int(newest or 0))
+        return str(timezone), SummaryState(view, view.newest > view.rolled_up_to, bool(stale))
 
     async def version(self, session: AsyncSession) -> int | None:
         """The summaries' version, which every fold increments."""
@@ -309,22 +310,8 @@ class ListeningSummaries:
         async with self._lock:
             await self._fold_all(session)
 
-    @staticmethod
-    def _state(rolled_up_to: Any, version: Any, newest: Any, stale: Any) -> SummaryState:
-        view = SummaryView(int(rolled_up_to), int(version), int(newest or 0))
-        return SummaryState(view, view.newest > view.rolled_up_to, bool(stale))
-
     async def _read(self, session: AsyncSession, user_id: int) -> SummaryState | None:
-        stmt = select(
-            ListeningSummaryState.rolled_up_to,
-            ListeningSummaryState.version,
-            select(func.max(Play.id)).scalar_subquery(),
-            exists().where(ListeningSummaryRebuild.user_id == user_id),
-        ).where(ListeningSummaryState.id == 1)
-        row = (await session.execute(stmt)).first()
-        if row is None:
-            return None
-        return self._state(*row)
+        return (await self.timezone_and_state(session, user_id))[1]
 
     async def _refresh_elsewhere(self, session: AsyncSession) -> None:
         """Fold in a transaction of its own (a savepoint on a test's connection), or not now."""

@@ -55,9 +55,11 @@ from app.history.queries import (
     SubjectStats,
     Totals,
     TrackRow,
+    artist_comparison,
     like_pattern,
 )
 from app.history.summaries import (
+    EPOCH,
     SECONDS_PER_DAY,
     SummaryView,
     UtcDay,
@@ -445,8 +447,8 @@ class SummaryQueries:
                 .limit(limit)
             )
             return [(r[0], int(r[1]), int(r[2])) for r in (await session.execute(stmt)).all()]
-        months = None if cover.all_time else await self._month_list(session, cover)
-        if months is not None and len(months) <= _SUM_ALL_MONTHS:
+        months = await self._month_count(session, cover)
+        if months is not None and months <= _SUM_ALL_MONTHS:
             union = union_all(
                 *self._indexed_entity_parts(scope, kind, cover, primary_only=primary_only)
             ).subquery()
@@ -582,6 +584,10 @@ class SummaryQueries:
                 by_list[int(listed)].append((key_id, int(count)))
         return list(by_list.values())
 
+    async def _month_count(self, session: AsyncSession, cover: Cover) -> int | None:
+        """How many months the cover reads from the summaries; None for the whole history."""
+        return None if cover.all_time else len(await self._month_list(session, cover))
+
     async def _month_list(self, session: AsyncSession, cover: Cover) -> list[int]:
         """Every month the cover reads from the summaries."""
         first, last = await self._plays_extent(session)
@@ -714,13 +720,13 @@ class SummaryQueries:
             return int((await session.execute(stmt)).scalar_one())
         kinds = self._kinds(scope)
         cover = await self._months(session, scope)
-        months = None if cover.all_time else await self._month_list(session, cover)
-        if months is not None and len(months) <= _SUM_ALL_MONTHS:
+        months = await self._month_count(session, cover)
+        if months is not None and months <= _SUM_ALL_MONTHS:
             sums = self._sums(self._indexed_entity_parts(scope, kind, cover))
             return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
         if len(kinds) == 1 and not (start is None and end is None):
             return await self._distinct_by_months(session, scope, kind, kinds[0])
-        sums = self._sums(self._entity_parts(scope, kind, await self._months(session, scope)))
+        sums = self._sums(self._entity_parts(scope, kind, cover))
         return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
 
     async def _distinct_by_months(
@@ -1411,19 +1417,10 @@ class SummaryQueries:
         counted in the database. Longer ones: from the months' top lists, as `top_artists`.
         """
         covers = [await self._months(session, scope) for scope in (a, b)]
-        months = 0
         for cover in covers:
-            listed = None if cover.all_time else await self._month_list(session, cover)
-            months = max(months, _COMPARE_MONTHS + 1 if listed is None else len(listed))
-        if months > _COMPARE_MONTHS:
-            return ArtistComparison(
-                top_a=await self.top_artists(session, a, limit=limit),
-                top_b=await self.top_artists(session, b, limit=limit),
-                distinct_a=await self.distinct_artists(session, a),
-                distinct_b=await self.distinct_artists(session, b),
-                risers=await self.artist_shifts(session, a, b, rising=True, limit=limit),
-                fallers=await self.artist_shifts(session, a, b, rising=False, limit=limit),
-            )
+            months = await self._month_count(session, cover)
+            if months is None or months > _COMPARE_MONTHS:
+                return await artist_comparison(self, session, a, b, limit=limit)
         parts: list[AnySelect] = []
         for period, (scope, cover) in enumerate(zip((a, b), covers, strict=True)):
             parts.extend(
@@ -1676,6 +1673,11 @@ class SummaryQueries:
 
 
 _HEAD_MONTHS = 36
+"""Windows of up to this many months find their top lists month list by month list."""
+_HEAD_DEPTH = 40
+"""How many entries of each list the first round of a top list reads."""
+_MAX_CANDIDATES = 2_000
+"""Beyond this many candidates a top list sums the whole window instead."""
 _SUM_ALL_MONTHS = 3
 """A top list or a count over up to this many months is summed whole in one statement; over
 more, the months' own top lists bound the list (summing a year's artists costs more) and the
@@ -1683,11 +1685,6 @@ months' links to earlier ones give the count."""
 _COMPARE_MONTHS = 26
 """Periods of up to this many months are compared in one statement over all their artists
 (above it, summing every artist's months costs more than reading the months' top lists)."""
-"""Windows of up to this many months find their top lists month list by month list."""
-_HEAD_DEPTH = 40
-"""How many entries of each list the first round of a top list reads."""
-_MAX_CANDIDATES = 2_000
-"""Beyond this many candidates a top list sums the whole window instead."""
 
 
 def _entity_columns(kind: Kind, *, all_time: bool, primary: bool) -> tuple[Any, Any, Any, Any]:
@@ -1750,7 +1747,7 @@ _MICROS_PER_DAY = 86_400_000_000
 
 def _micros(moment: datetime) -> int:
     """Microseconds since 1970 of an instant."""
-    return (moment - day_start(0)) // timedelta(microseconds=1)
+    return (moment - EPOCH) // timedelta(microseconds=1)
 
 
 def _inside(moment: datetime | None, start: datetime | None, end: datetime | None) -> int:

@@ -55,7 +55,10 @@ class DatabaseSettings(BaseSettings):
         description="Connections a process keeps open (PostgreSQL; the API's SQLite ones too).",
     )
     database_max_overflow: int = Field(
-        default=10, ge=0, le=100, description="Extra connections beyond the pool under load."
+        default=10,
+        ge=0,
+        le=100,
+        description="Extra PostgreSQL connections beyond the pool under load.",
     )
     database_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long SQLite waits for a lock before failing."
