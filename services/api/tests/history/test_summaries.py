@@ -20,11 +20,13 @@ from shared.db.manager import DatabaseManager
 from shared.db.models import (
     ListeningArtist,
     ListeningArtistMonth,
+    ListeningArtistSpan,
     ListeningDay,
     ListeningSummaryRebuild,
     ListeningSummaryState,
     ListeningTrack,
     ListeningTrackMonth,
+    ListeningTrackSpan,
     Play,
     Track,
     User,
@@ -60,6 +62,8 @@ async def _summary_rows(session: AsyncSession, user_id: int) -> dict[str, list[t
         "artists": ListeningArtist,
         "track_months": ListeningTrackMonth,
         "artist_months": ListeningArtistMonth,
+        "track_spans": ListeningTrackSpan,
+        "artist_spans": ListeningArtistSpan,
     }
     rows: dict[str, list[tuple[Any, ...]]] = {}
     for name, model in tables.items():
@@ -108,7 +112,12 @@ class TestSameAnswers:
         history = await RandomHistory(seed=4).create(db_session)
         assert history.user is not None
         raw, summarized = _services()
-        for period in (PlayFilter(days=90), PlayFilter(start=utc("2024-04-05 13:00"))):
+        for period in (
+            PlayFilter(days=90),
+            PlayFilter(start=utc("2024-04-05 13:00")),
+            # 2023's December, 2024 less its last two months, and November's edge raw.
+            PlayFilter(start=utc("2023-12-01"), end=utc("2024-11-20 08:00")),
+        ):
             expected = await raw.compare_periods(db_session, history.user.id, period)
             actual = await summarized.compare_periods(db_session, history.user.id, period)
             assert actual == expected
@@ -147,6 +156,7 @@ class TestNewPlays:
         await history.add_plays(db_session, 60, utc("2024-06-01 00:00"), utc("2024-06-03 00:00"))
         await summaries.refresh(db_session)
         in_steps = await _summary_rows(db_session, history.user.id)
+        assert len({row[1] for row in in_steps["artist_spans"]}) == 2  # quarters and years
 
         db_session.add(ListeningSummaryRebuild(user_id=history.user.id))
         await db_session.flush()

@@ -34,8 +34,10 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     select,
     text,
+    true,
     tuple_,
     update,
 )
@@ -51,13 +53,16 @@ from app.history.schemas import DEFAULT_MIN_MS
 from shared.db.base import utc_now
 from shared.db.enums import ItemKind, PlaySource
 from shared.db.models import (
+    SPAN_MONTHS,
     ListeningArtist,
     ListeningArtistMonth,
+    ListeningArtistSpan,
     ListeningDay,
     ListeningSummaryRebuild,
     ListeningSummaryState,
     ListeningTrack,
     ListeningTrackMonth,
+    ListeningTrackSpan,
     Play,
     TrackArtist,
     User,
@@ -82,6 +87,8 @@ _SUMMARY_TABLES: tuple[type[Any], ...] = (
     ListeningArtist,
     ListeningTrackMonth,
     ListeningArtistMonth,
+    ListeningTrackSpan,
+    ListeningArtistSpan,
 )
 
 
@@ -418,6 +425,10 @@ class ListeningSummaries:
             await session.execute(statement)
         for statement in self._previous_months(chosen, everything=after == 0, user_id=user_id):
             await session.execute(statement)
+        for statement in self._span_rewrites(
+            dialect, chosen, everything=after == 0, user_id=user_id
+        ):
+            await session.execute(statement)
         days = await session.execute(
             select(Play.user_id, UtcDay(Play.played_at)).where(*chosen).distinct()
         )
@@ -585,6 +596,72 @@ class ListeningSummaries:
                 )
                 .values(prev_month=ordered.c.prev)
             )
+        return statements
+
+    @staticmethod
+    def _span_rewrites(
+        dialect: str, chosen: list[ColumnElement[bool]], *, everything: bool, user_id: int | None
+    ) -> list[Any]:
+        """INSERT ... SELECT ... ON CONFLICT writing the quarter and year rows of the tracks and
+        artists played from their month rows (every row, or the user's, from scratch)."""
+        insert_into = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        statements = []
+        for span in SPAN_MONTHS:
+            month = UtcMonth(Play.played_at)
+            start = month - month % span
+            played: list[tuple[Any, Any, Select[*tuple[Any, ...]], tuple[str, ...]]] = [
+                (
+                    ListeningTrackMonth,
+                    ListeningTrackSpan,
+                    select(Play.user_id, Play.track_id, Play.item_kind, start),
+                    ("plays", "ms_played"),
+                ),
+                (
+                    ListeningArtistMonth,
+                    ListeningArtistSpan,
+                    select(Play.user_id, TrackArtist.artist_id, Play.item_kind, start).join(
+                        TrackArtist, TrackArtist.track_id == Play.track_id
+                    ),
+                    ("plays", "ms_played", "primary_plays", "primary_ms_played"),
+                ),
+            ]
+            for month_model, span_model, touched, columns in played:
+                months = month_model.__table__
+                spans = span_model.__table__
+                assert isinstance(months, Table)
+                assert isinstance(spans, Table)
+                key = "track_id" if month_model is ListeningTrackMonth else "artist_id"
+                entity = (months.c.user_id, months.c[key], months.c.item_kind)
+                first = months.c.month - months.c.month % span
+                sums = [func.sum(months.c[name]) for name in columns]
+                source = select(*entity[:1], literal(span), first, *entity[1:], *sums).group_by(
+                    *entity[:1], first, *entity[1:]
+                )
+                if everything:
+                    source = source.where(
+                        months.c.user_id == user_id if user_id is not None else true()
+                    )
+                else:
+                    # The spans the new plays fall in, each summed again from its months.
+                    again = touched.where(*chosen).distinct().subquery("touched")
+                    source = source.join(
+                        again,
+                        and_(
+                            months.c.user_id == again.c[0],
+                            months.c[key] == again.c[1],
+                            months.c.item_kind == again.c[2],
+                            months.c.month >= again.c[3],
+                            months.c.month < again.c[3] + span,
+                        ),
+                    )
+                names = ["user_id", "span", "start", key, "item_kind", *columns]
+                statement = insert_into(spans).from_select(names, source)
+                statements.append(
+                    statement.on_conflict_do_update(
+                        index_elements=["user_id", "span", "start", key, "item_kind"],
+                        set_={name: statement.excluded[name] for name in columns},
+                    )
+                )
         return statements
 
     async def _rewrite_days(

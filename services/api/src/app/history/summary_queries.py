@@ -58,6 +58,7 @@ from app.history.queries import (
     artist_comparison,
     like_pattern,
 )
+from app.history.spans import MONTH, SpanRun, rows_read, span_runs
 from app.history.summaries import (
     EPOCH,
     SECONDS_PER_DAY,
@@ -76,9 +77,11 @@ from shared.db.models import (
     Artist,
     ListeningArtist,
     ListeningArtistMonth,
+    ListeningArtistSpan,
     ListeningDay,
     ListeningTrack,
     ListeningTrackMonth,
+    ListeningTrackSpan,
     Play,
     Track,
     TrackArtist,
@@ -364,18 +367,60 @@ class SummaryQueries:
             summary = summary.where(self._among(key, ids))
         return [summary, *self._raw_entity_parts(scope, kind, cover, primary_only=primary_only)]
 
-    def _indexed_entity_parts(
-        self, scope: PlayScope, kind: Kind, cover: Cover, *, primary_only: bool = False
+    async def _span_parts(
+        self,
+        session: AsyncSession,
+        scope: PlayScope,
+        kind: Kind,
+        cover: Cover,
+        *,
+        primary_only: bool = False,
     ) -> list[AnySelect]:
-        """`_entity_parts` with each month read whole apart from the rest (in one OR, no
-        index serves the months)."""
-        whole = [Cover(cover.lo, cover.hi, (), cover.raw, cover.all_time)]
-        whole += [Cover(month, month + 1, (), ()) for month in cover.extra]
-        return [
-            part
-            for each in whole
-            for part in self._entity_parts(scope, kind, each, primary_only=primary_only)
+        """SELECTs of (id, plays, ms) whose sum per id is the scope's counted plays, the whole
+        months read as the months, quarters and years (added or taken away) that read the
+        fewest rows, each run by its own index range, and the raw parts from `plays`."""
+        parts = [
+            self._span_part(scope, kind, run, primary_only)
+            for run in await self._span_runs(session, cover)
         ]
+        return [*parts, *self._raw_entity_parts(scope, kind, cover, primary_only=primary_only)]
+
+    async def _span_runs(self, session: AsyncSession, cover: Cover) -> tuple[SpanRun, ...]:
+        """The cover's whole months as spans, each stretch of consecutive months apart."""
+        months = sorted(set(await self._month_list(session, cover)))
+        runs: list[SpanRun] = []
+        for _gap, stretch in itertools.groupby(enumerate(months), lambda pair: pair[1] - pair[0]):
+            consecutive = [month for _index, month in stretch]
+            runs.extend(span_runs(consecutive[0], consecutive[-1] + 1))
+        return tuple(runs)
+
+    async def _rows_read(self, session: AsyncSession, cover: Cover) -> float | None:
+        """The summary rows a sum over the cover's spans reads, in months' worth (None: the
+        whole history, read from the all-time rows)."""
+        return None if cover.all_time else rows_read(await self._span_runs(session, cover))
+
+    def _span_part(
+        self, scope: PlayScope, kind: Kind, run: SpanRun, primary_only: bool
+    ) -> AnySelect:
+        """SELECT of (id, plays, ms) of a run of months, quarters or years, signed."""
+        table, key, plays, ms = _entity_columns(
+            kind, all_time=False, primary=primary_only, span=run.months != MONTH
+        )
+        first, bounds = (
+            (table.month, []) if run.months == MONTH else (table.start, [table.span == run.months])
+        )
+        part = select(
+            key.label("id"),
+            (plays if run.sign > 0 else -plays).label("plays"),
+            (ms if run.sign > 0 else -ms).label("ms"),
+        ).where(
+            table.user_id == self._user_id,
+            *bounds,
+            table.item_kind.in_(self._kinds(scope)),
+            first >= run.first,
+            first <= run.last,
+        )
+        return part.where(plays > 0) if primary_only else part
 
     def _raw_entity_parts(
         self, scope: PlayScope, kind: Kind, cover: Cover, *, primary_only: bool = False
@@ -447,10 +492,10 @@ class SummaryQueries:
                 .limit(limit)
             )
             return [(r[0], int(r[1]), int(r[2])) for r in (await session.execute(stmt)).all()]
-        months = await self._month_count(session, cover)
-        if months is not None and months <= _SUM_ALL_MONTHS:
+        rows = await self._rows_read(session, cover)
+        if rows is not None and rows <= _SUM_ALL_ROWS[kind]:
             union = union_all(
-                *self._indexed_entity_parts(scope, kind, cover, primary_only=primary_only)
+                *await self._span_parts(session, scope, kind, cover, primary_only=primary_only)
             ).subquery()
             summed = func.sum(union.c.plays)
             summed_ms = func.sum(union.c.ms)
@@ -584,10 +629,6 @@ class SummaryQueries:
                 by_list[int(listed)].append((key_id, int(count)))
         return list(by_list.values())
 
-    async def _month_count(self, session: AsyncSession, cover: Cover) -> int | None:
-        """How many months the cover reads from the summaries; None for the whole history."""
-        return None if cover.all_time else len(await self._month_list(session, cover))
-
     async def _month_list(self, session: AsyncSession, cover: Cover) -> list[int]:
         """Every month the cover reads from the summaries."""
         first, last = await self._plays_extent(session)
@@ -720,9 +761,9 @@ class SummaryQueries:
             return int((await session.execute(stmt)).scalar_one())
         kinds = self._kinds(scope)
         cover = await self._months(session, scope)
-        months = await self._month_count(session, cover)
-        if months is not None and months <= _SUM_ALL_MONTHS:
-            sums = self._sums(self._indexed_entity_parts(scope, kind, cover))
+        rows = await self._rows_read(session, cover)
+        if rows is not None and rows <= _COUNT_ALL_ROWS:
+            sums = self._sums(await self._span_parts(session, scope, kind, cover))
             return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
         if len(kinds) == 1 and not (start is None and end is None):
             return await self._distinct_by_months(session, scope, kind, kinds[0])
@@ -1412,20 +1453,25 @@ class SummaryQueries:
     ) -> ArtistComparison:
         """Top artists and artist counts of periods A and B, and the artists that changed most.
 
-        Periods of a few months each: one statement, every artist's plays in A and in B
-        summed once (each period's months and its raw edges), then ranked four ways and
-        counted in the database. Longer ones: from the months' top lists, as `top_artists`.
+        Periods of up to a few years: one statement, every artist's plays in A and in B summed
+        once (each period's months, quarters and years, and its raw edges), then ranked four
+        ways and counted in the database. Longer ones: from the months' top lists, as
+        `top_artists`.
         """
         covers = [await self._months(session, scope) for scope in (a, b)]
+        rows = 0.0
         for cover in covers:
-            months = await self._month_count(session, cover)
-            if months is None or months > _COMPARE_MONTHS:
+            read = await self._rows_read(session, cover)
+            if read is None:
                 return await artist_comparison(self, session, a, b, limit=limit)
+            rows += read
+        if rows > _COMPARE_ROWS:
+            return await artist_comparison(self, session, a, b, limit=limit)
         parts: list[AnySelect] = []
         for period, (scope, cover) in enumerate(zip((a, b), covers, strict=True)):
             parts.extend(
                 part.add_columns(literal(period).label("period"))
-                for part in self._indexed_entity_parts(scope, "artist", cover)
+                for part in await self._span_parts(session, scope, "artist", cover)
             )
         union = union_all(*parts).subquery()
 
@@ -1468,9 +1514,8 @@ class SummaryQueries:
             literal(0),
             literal(0),
         )
-        rows = (await session.execute(union_all(*ranked, counted))).all()
         found: list[list[tuple[Any, ...]]] = [[] for _ in range(len(lists) + 1)]
-        for row in rows:
+        for row in (await session.execute(union_all(*ranked, counted))).all():
             found[int(row[0])].append(row[1:])
         ids = {row[0] for listed in found[: len(lists)] for row in listed}
         names = await self._raw.artist_names_by_id(session, sorted(ids))
@@ -1678,21 +1723,28 @@ _HEAD_DEPTH = 40
 """How many entries of each list the first round of a top list reads."""
 _MAX_CANDIDATES = 2_000
 """Beyond this many candidates a top list sums the whole window instead."""
-_SUM_ALL_MONTHS = 3
-"""A top list or a count over up to this many months is summed whole in one statement; over
-more, the months' own top lists bound the list (summing a year's artists costs more) and the
-months' links to earlier ones give the count."""
-_COMPARE_MONTHS = 26
-"""Periods of up to this many months are compared in one statement over all their artists
-(above it, summing every artist's months costs more than reading the months' top lists)."""
+_SUM_ALL_ROWS: dict[Kind, float] = {"artist": 3.0, "track": 3.0}
+"""A top list over spans of up to this many months' worth of rows is summed whole in one
+statement; over more, the months' own top lists bound the list."""
+_COUNT_ALL_ROWS = 3.0
+"""A count over spans of up to this many months' worth of rows sums every id in one
+statement; over more, the months' links to earlier ones give the count."""
+_COMPARE_ROWS = 52.0
+"""Periods whose spans read up to this many months' worth of rows together are compared in
+one statement over all their artists (above it, summing every artist's rows costs more than
+reading the months' top lists)."""
 
 
-def _entity_columns(kind: Kind, *, all_time: bool, primary: bool) -> tuple[Any, Any, Any, Any]:
-    """(table, id, plays, ms) of the per-track or per-artist summaries."""
+def _entity_columns(
+    kind: Kind, *, all_time: bool, primary: bool, span: bool = False
+) -> tuple[Any, Any, Any, Any]:
+    """(table, id, plays, ms) of the per-track or per-artist summaries: of the whole history,
+    per month, or per quarter and year (`span`)."""
+    table: Any
     if kind == "track":
-        table: Any = ListeningTrack if all_time else ListeningTrackMonth
+        table = ListeningTrack if all_time else ListeningTrackSpan if span else ListeningTrackMonth
         return table, table.track_id, table.plays, table.ms_played
-    table = ListeningArtist if all_time else ListeningArtistMonth
+    table = ListeningArtist if all_time else ListeningArtistSpan if span else ListeningArtistMonth
     if primary:
         return table, table.artist_id, table.primary_plays, table.primary_ms_played
     return table, table.artist_id, table.plays, table.ms_played

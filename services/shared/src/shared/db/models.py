@@ -690,3 +690,86 @@ class ListeningArtistMonth(Base):
             "artist_id",
         ),
     )
+
+
+SPAN_MONTHS = (3, 12)
+"""The lengths of the coarser summary spans: calendar quarters and years (UTC)."""
+
+
+class ListeningTrackSpan(Base):
+    """One user's counted plays of one track (or episode) in one UTC quarter or year: the
+    sum of its month rows, so that a long window reads a few spans instead of every month."""
+
+    __tablename__ = "listening_track_spans"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    span: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Its length in months: 3 or 12 (`SPAN_MONTHS`)."""
+    start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Its first month (year * 12 + month - 1, a multiple of `span`)."""
+    track_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "listening_track_span_item_kind"), primary_key=True
+    )
+    plays: Mapped[int] = mapped_column(Integer)
+    ms_played: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index(
+            "ix_listening_track_spans_sums",
+            "user_id",
+            "span",
+            "start",
+            "item_kind",
+            "plays",
+            "ms_played",
+            "track_id",
+        ),
+    )
+
+
+class ListeningArtistSpan(Base):
+    """One user's counted plays crediting one artist, per kind, in one UTC quarter or year."""
+
+    __tablename__ = "listening_artist_spans"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    span: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Its length in months: 3 or 12 (`SPAN_MONTHS`)."""
+    start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Its first month (year * 12 + month - 1, a multiple of `span`)."""
+    artist_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "listening_artist_span_item_kind"), primary_key=True
+    )
+    plays: Mapped[int] = mapped_column(Integer)
+    ms_played: Mapped[int] = mapped_column(BigInteger)
+    primary_plays: Mapped[int] = mapped_column(Integer)
+    primary_ms_played: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index(
+            "ix_listening_artist_spans_sums",
+            "user_id",
+            "span",
+            "start",
+            "item_kind",
+            "plays",
+            "ms_played",
+            "artist_id",
+        ),
+        Index(
+            "ix_listening_artist_spans_sums_primary",
+            "user_id",
+            "span",
+            "start",
+            "item_kind",
+            "primary_plays",
+            "primary_ms_played",
+            "artist_id",
+        ),
+    )
