@@ -1723,12 +1723,13 @@ _HEAD_DEPTH = 40
 """How many entries of each list the first round of a top list reads."""
 _MAX_CANDIDATES = 2_000
 """Beyond this many candidates a top list sums the whole window instead."""
-_SUM_ALL_ROWS: dict[Kind, float] = {"artist": 3.0, "track": 3.0}
+_SUM_ALL_ROWS: dict[Kind, float] = {"artist": 9.0, "track": 3.0}
 """A top list over spans of up to this many months' worth of rows is summed whole in one
-statement; over more, the months' own top lists bound the list."""
-_COUNT_ALL_ROWS = 3.0
-"""A count over spans of up to this many months' worth of rows sums every id in one
-statement; over more, the months' links to earlier ones give the count."""
+statement (a year of artists; tracks, which come back less, over a quarter); over more, the
+months' own top lists bound the list."""
+_COUNT_ALL_ROWS = 12.0
+"""A count over spans of up to this many months' worth of rows (about two years) sums every
+id in one statement; over more, the months' links to earlier ones give the count."""
 _COMPARE_ROWS = 52.0
 """Periods whose spans read up to this many months' worth of rows together are compared in
 one statement over all their artists (above it, summing every artist's rows costs more than
