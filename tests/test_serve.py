@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
@@ -40,6 +41,21 @@ def _processes_in_group(pgid: int) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def _wait_until_up(urls: list[str], process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_DEADLINE_S
     pending = list(urls)
@@ -61,7 +77,7 @@ def _wait_until_up(urls: list[str], process: subprocess.Popen[bytes]) -> None:
 class RunningSystem:
     """The command line started in its own process group, like a terminal's foreground job."""
 
-    def __init__(self, command: str, workdir: Path) -> None:
+    def __init__(self, command: str, workdir: Path, extra_env: dict[str, str]) -> None:
         self.api_port, self.frontend_port, self.fake_port = _free_port(), _free_port(), _free_port()
         env = {
             key: value
@@ -74,6 +90,7 @@ class RunningSystem:
             FAKE_SPOTIFY_PORT=str(self.fake_port),
             LOG_LEVEL="INFO",
         )
+        env.update(extra_env)
         self.log = workdir / "output.log"
         self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(  # noqa: S603
@@ -106,7 +123,8 @@ class RunningSystem:
         self._log_file.close()
 
 
-StartSystem = Callable[[str], RunningSystem]
+class StartSystem(Protocol):
+    def __call__(self, command: str, **extra_env: str) -> RunningSystem: ...
 
 
 @pytest.fixture
@@ -114,8 +132,8 @@ def start_system(tmp_path: Path) -> Iterator[StartSystem]:
     """Starts `spotify-mcp <command>` in a temporary folder; kills what is left afterwards."""
     started: list[RunningSystem] = []
 
-    def start(command: str) -> RunningSystem:
-        system = RunningSystem(command, tmp_path)
+    def start(command: str, **extra_env: str) -> RunningSystem:
+        system = RunningSystem(command, tmp_path, extra_env)
         started.append(system)
         return system
 
@@ -145,6 +163,26 @@ class TestServe:
         token = re.search(r"^ADMIN_TOKEN=(.+)$", secrets, re.MULTILINE)
         assert token is not None
         assert token.group(1) not in output  # the log says where, never what
+
+    def test_api_workers_share_the_port_and_stop_with_it(self, start_system: StartSystem) -> None:
+        system = start_system("serve", API_WORKERS="2")
+        _wait_until_up([f"{system.api}/healthz", f"{system.frontend}/healthz"], system.process)
+        api = [
+            pid
+            for pid in _processes_in_group(system.pgid)
+            if b"spotify_mcp\x00api" in _cmdline(pid)
+        ]
+        assert len(api) == 1
+        workers = [
+            pid
+            for pid in _processes_in_group(system.pgid)
+            if _parent(pid) == api[0] and b"spawn_main" in _cmdline(pid)
+        ]
+        assert len(workers) == 2
+        for _ in range(10):
+            assert httpx.get(f"{system.api}/healthz", timeout=5).status_code == 200
+        assert system.ctrl_c() == 0
+        assert _processes_in_group(system.pgid) == []
 
     def test_sigterm_to_the_supervisor_alone_stops_every_service(
         self, start_system: StartSystem

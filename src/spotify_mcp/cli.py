@@ -405,7 +405,9 @@ class SpotifyMcpCli:
         from app.settings import AppSettings  # noqa: PLC0415
 
         settings = AppSettings()
-        self._run_asgi("app.main:create_app", settings.api_host, settings.api_port)
+        self._run_asgi(
+            "app.main:create_app", settings.api_host, settings.api_port, settings.api_workers
+        )
         return 0
 
     def frontend(self, _args: argparse.Namespace) -> int:
@@ -417,14 +419,20 @@ class SpotifyMcpCli:
         return 0
 
     @staticmethod
-    def _run_asgi(factory: str, host: str, port: int) -> None:
+    def _run_asgi(factory: str, host: str, port: int, workers: int = 1) -> None:
         import uvicorn  # noqa: PLC0415
 
         # log_config=None: the app factory installs the JSON logging, uvicorn's lines included.
         # proxy_headers=False: X-Forwarded-* is judged by the app against TRUSTED_PROXIES
         # alone, not also by uvicorn's own (different) list.
         uvicorn.run(
-            factory, factory=True, host=host, port=port, log_config=None, proxy_headers=False
+            factory,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=False,
         )
 
     def collector(self, _args: argparse.Namespace) -> int:

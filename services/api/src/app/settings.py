@@ -18,6 +18,14 @@ class AppSettings(BaseServiceSettings):
 
     api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API processes sharing the port (`spotify-mcp api`): Python answers on one "
+        "core per process. Each keeps its own answer cache, rate-limit counters (unless "
+        "RATE_LIMIT_STORAGE_URL shares them) and /metrics counters.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="How browsers and tool clients reach the API (links, OpenAPI servers).",
