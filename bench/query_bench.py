@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/query_bench.py [--only sqlite|postgresql] [--plays N]
 [--others N] [--calls N] [--reuse URL] [--keep] [--build-only] [--raw] [--tool-api]
-[--tool-api-only] [--clients N] [--seconds S]
+[--tool-api-only] [--clients N] [--seconds S] [--workers N,...]
 
 Builds a fresh database per dialect (a SQLite file in a temporary folder; a PostgreSQL
 database on the server at TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test,
@@ -20,7 +20,8 @@ last 5 years, the last year and the last 30 days with the stretch as long right 
 --tool-api then measures `POST /mcp/call` throughput: --clients (32) concurrent clients
 for --seconds (20) against a live uvicorn server of the API app on the same database, once
 with the answer cache as configured by default (HISTORY_CACHE_SECONDS=30: the clients repeat
-the same eleven questions) and once without it (every call computed).
+the same eleven questions) and once without it (every call computed), with one API process
+and with two (--workers, API_WORKERS).
 """
 
 from __future__ import annotations
@@ -450,15 +451,26 @@ async def _wait_until_up(base_url: str, server: subprocess.Popen[bytes]) -> None
     raise RuntimeError("the API server did not start within 30 s")
 
 
-async def measure_tool_api(database_url: str, user_id: int, clients: int, seconds: float) -> None:
+async def measure_tool_api(
+    database_url: str, user_id: int, clients: int, seconds: float, workers: list[int]
+) -> None:
     """`POST /mcp/call` requests/s and errors, with the answer cache as configured by default
-    (repeated questions, as assistants and the admin UI's charts ask them) and without it."""
-    for cache_seconds in (30, 0):
-        await _measure_tool_api(database_url, user_id, clients, seconds, cache_seconds)
+    (repeated questions, as assistants and the admin UI's charts ask them) and without it,
+    for each number of API processes."""
+    for processes in workers:
+        for cache_seconds in (30, 0):
+            await _measure_tool_api(
+                database_url, user_id, clients, seconds, cache_seconds, processes
+            )
 
 
 async def _measure_tool_api(
-    database_url: str, user_id: int, clients: int, seconds: float, cache_seconds: int
+    database_url: str,
+    user_id: int,
+    clients: int,
+    seconds: float,
+    cache_seconds: int,
+    workers: int,
 ) -> None:
     admin_token = secrets.token_urlsafe(32)
     port = _free_port()
@@ -475,6 +487,8 @@ async def _measure_tool_api(
                 "127.0.0.1",
                 "--port",
                 str(port),
+                "--workers",
+                str(workers),
                 "--no-access-log",
                 "--log-level",
                 "warning",
@@ -484,7 +498,7 @@ async def _measure_tool_api(
         )
         try:
             await _wait_until_up(base_url, server)
-            print(f"  HISTORY_CACHE_SECONDS={cache_seconds}:", flush=True)
+            print(f"  API_WORKERS={workers}, HISTORY_CACHE_SECONDS={cache_seconds}:", flush=True)
             await _drive_tool_calls(base_url, admin_token, user_id, clients, seconds)
         finally:
             server.terminate()
@@ -623,7 +637,7 @@ async def run(url: str, args: argparse.Namespace, *, build_first: bool) -> None:
             await measure(database, user_id, args.calls, raw=args.raw)
             print(f"  after: {_load()}", flush=True)
         if args.tool_api or args.tool_api_only:
-            await measure_tool_api(url, user_id, args.clients, args.seconds)
+            await measure_tool_api(url, user_id, args.clients, args.seconds, args.workers)
     finally:
         await database.dispose()
 
@@ -644,6 +658,12 @@ async def main() -> None:
     parser.add_argument("--tool-api", action="store_true", help="also measure POST /mcp/call")
     parser.add_argument("--tool-api-only", action="store_true", help="measure POST /mcp/call only")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="API processes to measure the tool API with, comma-separated (1,2)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     if args.reuse:
