@@ -1469,22 +1469,31 @@ class SummaryQueries:
             return await artist_comparison(self, session, a, b, limit=limit)
         parts: list[AnySelect] = []
         for period, (scope, cover) in enumerate(zip((a, b), covers, strict=True)):
-            parts.extend(
-                part.add_columns(literal(period).label("period"))
-                for part in await self._span_parts(session, scope, "artist", cover)
-            )
+            for part in await self._span_parts(session, scope, "artist", cover):
+                # Each row's plays and ms in its period's columns, zero in the other's.
+                columns = part.selected_columns
+                plays = [columns.plays, literal(0)]
+                ms = [columns.ms, literal(0)]
+                if period:
+                    plays.reverse()
+                    ms.reverse()
+                parts.append(
+                    part.with_only_columns(
+                        columns.id,
+                        plays[0].label("a"),
+                        plays[1].label("b"),
+                        ms[0].label("ms_a"),
+                        ms[1].label("ms_b"),
+                    )
+                )
         union = union_all(*parts).subquery()
-
-        def of(period: int, column: Any) -> ColumnElement[int]:
-            return func.sum(case((union.c.period == period, column), else_=0))
-
         sums = (
             select(
                 union.c.id,
-                of(0, union.c.plays).label("a"),
-                of(1, union.c.plays).label("b"),
-                of(0, union.c.ms).label("ms_a"),
-                of(1, union.c.ms).label("ms_b"),
+                func.sum(union.c.a).label("a"),
+                func.sum(union.c.b).label("b"),
+                func.sum(union.c.ms_a).label("ms_a"),
+                func.sum(union.c.ms_b).label("ms_b"),
             )
             .group_by(union.c.id)
             .cte("sums")
