@@ -2,10 +2,12 @@
 
 The summaries hold the plays that count by default (at least 30 s) with an id up to a
 watermark: per UTC day and kind (with hourly detail), per track, per artist, and per track and
-artist and UTC month. Plays are only ever inserted, or deleted along with their user or import,
-and a new play always gets a higher id than every play before it, even when it ended long ago;
-so folding in the plays above the watermark keeps the summaries exact. Deleting or changing a
-folded play marks its user for a rebuild (a trigger of migration 0004).
+artist and UTC month, quarter and year (the quarters and years summed again from the months
+of the tracks and artists a fold touched). Plays are only ever inserted, or deleted along
+with their user or import, and a new play always gets a higher id than every play before it,
+even when it ended long ago; so folding in the plays above the watermark keeps the summaries
+exact. Deleting or changing a folded play marks its user for a rebuild (a trigger of
+migration 0004).
 
 The fold runs at query time, in its own short transaction when the caller's session sits on an
 engine (so the caller's transaction stays read-only), and waits for the plays table to be free

@@ -1,8 +1,9 @@
 """`SummaryQueries`: the history answers from the listening summaries, for plays of 30 s or more.
 
 A window is split into what the summaries hold whole and what must be read from the plays:
-whole UTC months (per track and artist) or whole UTC days (times, sources, gaps, first
-listens) come from the summaries, the all-time totals from the per-track and per-artist rows;
+whole UTC months (per track and artist; read as quarters and years, added or taken away,
+where that reads fewer rows) or whole UTC days (times, sources, gaps, first listens) come
+from the summaries, the all-time totals from the per-track and per-artist rows;
 the partial months or days at the window's edges, and plays not folded in yet, are read from
 `plays`. Local times are exact for every zone whose UTC offsets are whole hours; other zones
 are answered from the plays. The answers equal those of `HistoryQueries`.
