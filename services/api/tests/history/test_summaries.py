@@ -311,6 +311,37 @@ class TestLargestGaps:
         assert (await _state(db_session))[0] > 0  # the summaries did answer
 
 
+class TestEitherWay:
+    """Sums over spans and the months' top lists and links give the same answers, whichever
+    the window's size picks."""
+
+    @pytest.mark.parametrize(
+        "rows", [0.0, 1_000.0], ids=["months-bounds-and-links", "spans-summed"]
+    )
+    @pytest.mark.parametrize(
+        "window",
+        [{"days": 365}, {"start": "2023-12-01", "end": "2024-11-20T08:00:00Z"}, {"days": 200}],
+        ids=_window_id,
+    )
+    async def test_every_answer_equals_the_one_from_the_plays(
+        self,
+        db_session: AsyncSession,
+        monkeypatch: pytest.MonkeyPatch,
+        rows: float,
+        window: dict[str, Any],
+    ) -> None:
+        monkeypatch.setattr(summary_queries, "_SUM_ALL_ROWS", {"artist": rows, "track": rows})
+        monkeypatch.setattr(summary_queries, "_COUNT_ALL_ROWS", rows)
+        monkeypatch.setattr(summary_queries, "_COMPARE_ROWS", rows)
+        history = await RandomHistory(seed=21).create(db_session)
+        assert history.user is not None
+        raw, summarized = _services()
+
+        expected = await every_answer(raw, db_session, history.user.id, window)
+        assert await every_answer(summarized, db_session, history.user.id, window) == expected
+        assert expected["compare_periods"]["period_b"]["plays"] > 0
+
+
 class TestTopLists:
     @pytest.mark.parametrize(
         ("months", "depth"),
