@@ -633,25 +633,23 @@ class ListeningSummaries:
                 assert isinstance(months, Table)
                 assert isinstance(spans, Table)
                 key = "track_id" if month_model is ListeningTrackMonth else "artist_id"
-                entity = (months.c.user_id, months.c[key], months.c.item_kind)
+                user, entity, kind = months.c.user_id, months.c[key], months.c.item_kind
                 first = months.c.month - months.c.month % span
                 sums = [func.sum(months.c[name]) for name in columns]
-                source = select(*entity[:1], literal(span), first, *entity[1:], *sums).group_by(
-                    *entity[:1], first, *entity[1:]
+                source = select(user, literal(span), first, entity, kind, *sums).group_by(
+                    user, first, entity, kind
                 )
                 if everything:
-                    source = source.where(
-                        months.c.user_id == user_id if user_id is not None else true()
-                    )
+                    source = source.where(user == user_id if user_id is not None else true())
                 else:
                     # The spans the new plays fall in, each summed again from its months.
                     again = touched.where(*chosen).distinct().subquery("touched")
                     source = source.join(
                         again,
                         and_(
-                            months.c.user_id == again.c[0],
-                            months.c[key] == again.c[1],
-                            months.c.item_kind == again.c[2],
+                            user == again.c[0],
+                            entity == again.c[1],
+                            kind == again.c[2],
                             months.c.month >= again.c[3],
                             months.c.month < again.c[3] + span,
                         ),
