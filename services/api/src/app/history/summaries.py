@@ -607,32 +607,32 @@ class ListeningSummaries:
         """INSERT ... SELECT ... ON CONFLICT writing the quarter and year rows of the tracks and
         artists played from their month rows (every row, or the user's, from scratch)."""
         insert_into = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        month = UtcMonth(Play.played_at)
+        summed: list[tuple[Any, Any, str, tuple[str, ...], Select[*tuple[Any, ...]]]] = [
+            (
+                ListeningTrackMonth,
+                ListeningTrackSpan,
+                "track_id",
+                ("plays", "ms_played"),
+                select(Play.user_id, Play.track_id, Play.item_kind),
+            ),
+            (
+                ListeningArtistMonth,
+                ListeningArtistSpan,
+                "artist_id",
+                ("plays", "ms_played", "primary_plays", "primary_ms_played"),
+                select(Play.user_id, TrackArtist.artist_id, Play.item_kind).join(
+                    TrackArtist, TrackArtist.track_id == Play.track_id
+                ),
+            ),
+        ]
         statements = []
         for span in SPAN_MONTHS:
-            month = UtcMonth(Play.played_at)
-            start = month - month % span
-            played: list[tuple[Any, Any, Select[*tuple[Any, ...]], tuple[str, ...]]] = [
-                (
-                    ListeningTrackMonth,
-                    ListeningTrackSpan,
-                    select(Play.user_id, Play.track_id, Play.item_kind, start),
-                    ("plays", "ms_played"),
-                ),
-                (
-                    ListeningArtistMonth,
-                    ListeningArtistSpan,
-                    select(Play.user_id, TrackArtist.artist_id, Play.item_kind, start).join(
-                        TrackArtist, TrackArtist.track_id == Play.track_id
-                    ),
-                    ("plays", "ms_played", "primary_plays", "primary_ms_played"),
-                ),
-            ]
-            for month_model, span_model, touched, columns in played:
+            for month_model, span_model, key, columns, played in summed:
                 months = month_model.__table__
                 spans = span_model.__table__
                 assert isinstance(months, Table)
                 assert isinstance(spans, Table)
-                key = "track_id" if month_model is ListeningTrackMonth else "artist_id"
                 user, entity, kind = months.c.user_id, months.c[key], months.c.item_kind
                 first = months.c.month - months.c.month % span
                 sums = [func.sum(months.c[name]) for name in columns]
@@ -643,15 +643,20 @@ class ListeningSummaries:
                     source = source.where(user == user_id if user_id is not None else true())
                 else:
                     # The spans the new plays fall in, each summed again from its months.
-                    again = touched.where(*chosen).distinct().subquery("touched")
+                    touched = (
+                        played.add_columns(month - month % span)
+                        .where(*chosen)
+                        .distinct()
+                        .subquery("touched")
+                    )
                     source = source.join(
-                        again,
+                        touched,
                         and_(
-                            user == again.c[0],
-                            entity == again.c[1],
-                            kind == again.c[2],
-                            months.c.month >= again.c[3],
-                            months.c.month < again.c[3] + span,
+                            user == touched.c[0],
+                            entity == touched.c[1],
+                            kind == touched.c[2],
+                            months.c.month >= touched.c[3],
+                            months.c.month < touched.c[3] + span,
                         ),
                     )
                 names = ["user_id", "span", "start", key, "item_kind", *columns]

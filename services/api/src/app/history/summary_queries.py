@@ -379,7 +379,10 @@ class SummaryQueries:
     ) -> list[AnySelect]:
         """SELECTs of (id, plays, ms) whose sum per id is the scope's counted plays, the whole
         months read as the months, quarters and years (added or taken away) that read the
-        fewest rows, each run by its own index range, and the raw parts from `plays`."""
+        fewest rows, each run by its own index range, and the raw parts from `plays` (the
+        whole history: its all-time rows)."""
+        if cover.all_time:
+            return self._entity_parts(scope, kind, cover, primary_only=primary_only)
         parts = [
             self._span_part(scope, kind, run, primary_only)
             for run in await self._span_runs(session, cover)
@@ -763,12 +766,9 @@ class SummaryQueries:
         kinds = self._kinds(scope)
         cover = await self._months(session, scope)
         rows = await self._rows_read(session, cover)
-        if rows is not None and rows <= _COUNT_ALL_ROWS:
-            sums = self._sums(await self._span_parts(session, scope, kind, cover))
-            return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
-        if len(kinds) == 1 and not (start is None and end is None):
+        if len(kinds) == 1 and rows is not None and rows > _COUNT_ALL_ROWS:
             return await self._distinct_by_months(session, scope, kind, kinds[0])
-        sums = self._sums(self._entity_parts(scope, kind, cover))
+        sums = self._sums(await self._span_parts(session, scope, kind, cover))
         return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
 
     async def _distinct_by_months(
