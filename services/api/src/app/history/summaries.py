@@ -3,11 +3,12 @@
 The summaries hold the plays that count by default (at least 30 s) with an id up to a
 watermark: per UTC day and kind (with hourly detail), per track, per artist, and per track and
 artist and UTC month, quarter and year (the quarters and years summed again from the months
-of the tracks and artists a fold touched). Plays are only ever inserted, or deleted along
-with their user or import, and a new play always gets a higher id than every play before it,
-even when it ended long ago; so folding in the plays above the watermark keeps the summaries
-exact. Deleting or changing a folded play marks its user for a rebuild (a trigger of
-migration 0004).
+of the tracks and artists a fold touched), and per month, quarter and year how many month rows
+link back to each earlier month (counted again from the earliest month a fold touched). Plays
+are only ever inserted, or deleted along with their user or import, and a new play always gets
+a higher id than every play before it, even when it ended long ago; so folding in the plays
+above the watermark keeps the summaries exact. Deleting or changing a folded play marks its
+user for a rebuild (a trigger of migration 0004).
 
 The fold runs at query time, in its own short transaction when the caller's session sits on an
 engine (so the caller's transaction stays read-only), and waits for the plays table to be free
@@ -55,11 +56,14 @@ from app.history.schemas import DEFAULT_MIN_MS
 from shared.db.base import utc_now
 from shared.db.enums import ItemKind, PlaySource
 from shared.db.models import (
+    LINK_SPANS,
+    NO_PREVIOUS_MONTH,
     SPAN_MONTHS,
     ListeningArtist,
     ListeningArtistMonth,
     ListeningArtistSpan,
     ListeningDay,
+    ListeningLinkCount,
     ListeningSummaryRebuild,
     ListeningSummaryState,
     ListeningTrack,
@@ -91,6 +95,7 @@ _SUMMARY_TABLES: tuple[type[Any], ...] = (
     ListeningArtistMonth,
     ListeningTrackSpan,
     ListeningArtistSpan,
+    ListeningLinkCount,
 )
 
 
@@ -431,6 +436,12 @@ class ListeningSummaries:
             dialect, chosen, everything=after == 0, user_id=user_id
         ):
             await session.execute(statement)
+        by_month: dict[int, list[int]] = defaultdict(list)
+        for user, first in earliest.items():
+            by_month[month_of(first)].append(user)
+        for month, users in sorted(by_month.items()):
+            for statement in self._link_counts(users, month):
+                await session.execute(statement)
         days = await session.execute(
             select(Play.user_id, UtcDay(Play.played_at)).where(*chosen).distinct()
         )
@@ -667,6 +678,54 @@ class ListeningSummaries:
                         set_={name: statement.excluded[name] for name in columns},
                     )
                 )
+        return statements
+
+    @staticmethod
+    def _link_counts(users: list[int], month: int) -> list[Any]:
+        """DELETE and INSERT ... SELECT statements counting the users' links again from
+        `month`, the earliest the new plays fall in, onwards.
+
+        A new month row lies there, and so does every later row whose track or artist now
+        links back to a new row instead: the months from `month` on are counted again from
+        their rows, and the quarters and years that hold them from their months' counts."""
+        links = ListeningLinkCount
+        mine = links.user_id.in_(users)
+        statements: list[Any] = [delete(links).where(mine, links.start + links.span > month)]
+        names = ["user_id", "subject", "item_kind", "span", "start", "prev_month", "month_rows"]
+        for subject, model in (("track", ListeningTrackMonth), ("artist", ListeningArtistMonth)):
+            rows = model.__table__
+            assert isinstance(rows, Table)
+            previous = func.coalesce(rows.c.prev_month, NO_PREVIOUS_MONTH)
+            counted = (
+                select(
+                    rows.c.user_id,
+                    literal(subject),
+                    rows.c.item_kind,
+                    literal(1),
+                    rows.c.month,
+                    previous,
+                    func.count(),
+                )
+                .where(rows.c.user_id.in_(users), rows.c.month >= month)
+                .group_by(rows.c.user_id, rows.c.item_kind, rows.c.month, previous)
+            )
+            statements.append(insert(links).from_select(names, counted))
+        for span in LINK_SPANS[1:]:
+            first = links.start - links.start % span
+            summed = (
+                select(
+                    links.user_id,
+                    links.subject,
+                    links.item_kind,
+                    literal(span),
+                    first,
+                    links.prev_month,
+                    func.sum(links.month_rows),
+                )
+                .where(mine, links.span == 1, links.start >= month - month % span)
+                .group_by(links.user_id, links.subject, links.item_kind, first, links.prev_month)
+            )
+            statements.append(insert(links).from_select(names, summed))
         return statements
 
     async def _rewrite_days(

@@ -31,6 +31,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    exists,
     func,
     literal,
     or_,
@@ -39,6 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from app.history.buckets import LocalBuckets
 from app.history.queries import (
@@ -75,11 +78,13 @@ from app.history.window import UtcOffsets
 from shared.db.base import sqlite_timestamp
 from shared.db.enums import ItemKind
 from shared.db.models import (
+    NO_PREVIOUS_MONTH,
     Artist,
     ListeningArtist,
     ListeningArtistMonth,
     ListeningArtistSpan,
     ListeningDay,
+    ListeningLinkCount,
     ListeningTrack,
     ListeningTrackMonth,
     ListeningTrackSpan,
@@ -284,9 +289,12 @@ class SummaryQueries:
         return Cover(lo, hi, (), tuple(raw))
 
     def _unindexed(self, column: Any) -> Any:
-        """On SQLite, an integer column as an expression no index serves, to steer its planner."""
+        """On SQLite, a column as an expression no index serves (`+column`), to steer its
+        planner."""
         # (PostgreSQL, which keeps statistics, chooses well and has none for the expression.)
-        return column + 0 if self._sqlite else column
+        if not self._sqlite:
+            return column
+        return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
     def _among(self, column: Any, ids: AnySelect | Sequence[str]) -> ColumnElement[bool]:
         """`column IN ids`, a list of ids bound as one value: a JSON array on SQLite, an array
@@ -301,6 +309,14 @@ class SummaryQueries:
         else:
             condition = column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
         return condition
+
+    def _listed(self, ids: Sequence[str]) -> Any:
+        """The ids as a table of one column, `value`, bound as one value (see `_among`)."""
+        if self._sqlite:
+            listed = bindparam(None, orjson.dumps(list(ids)).decode(), type_=String)
+            return func.json_each(listed).table_valued("value")
+        array = bindparam(None, list(ids), type_=ARRAY(String))
+        return func.unnest(array).table_valued("value").render_derived()
 
     def _kinds(self, scope: PlayScope) -> list[ItemKind]:
         return list(ItemKind) if scope.include_episodes else [ItemKind.TRACK]
@@ -404,9 +420,15 @@ class SummaryQueries:
         return None if cover.all_time else rows_read(await self._span_runs(session, cover))
 
     def _span_part(
-        self, scope: PlayScope, kind: Kind, run: SpanRun, primary_only: bool
+        self,
+        scope: PlayScope,
+        kind: Kind,
+        run: SpanRun,
+        primary_only: bool,
+        ids: list[str] | None = None,
     ) -> AnySelect:
-        """SELECT of (id, plays, ms) of a run of months, quarters or years, signed."""
+        """SELECT of (id, plays, ms) of a run of months, quarters or years, signed (of the
+        given ids only, each looked up by its key)."""
         table, key, plays, ms = _entity_columns(
             kind, all_time=False, primary=primary_only, span=run.months != MONTH
         )
@@ -424,6 +446,8 @@ class SummaryQueries:
             first >= run.first,
             first <= run.last,
         )
+        if ids is not None:
+            part = part.where(self._among(key, ids))
         return part.where(plays > 0) if primary_only else part
 
     def _raw_entity_parts(
@@ -541,14 +565,15 @@ class SummaryQueries:
         """Rounds of (candidate ids or None for all, most plays an id not offered yet can have)."""
         # A bound of None: every id has been offered.
         kinds = self._kinds(scope)
-        months = None if cover.all_time else await self._month_list(session, cover)
-        if months is not None and len(months) <= _HEAD_MONTHS:
+        if not cover.all_time:
+            # Taking a span away only lowers an id's plays: the spans added bound them.
+            runs = tuple(run for run in await self._span_runs(session, cover) if run.sign > 0)
             depth = max(4 * limit, _HEAD_DEPTH)
             while True:
-                heads = await self._heads(session, scope, kind, cover, months, depth, primary_only)
+                heads = await self._heads(session, scope, kind, cover, runs, depth, primary_only)
                 candidates = sorted({key_id for head in heads for key_id, _ in head})
                 if len(candidates) > _MAX_CANDIDATES:
-                    # A flat history: summing every month is cheaper than deeper heads.
+                    # A flat history: summing every span is cheaper than deeper heads.
                     yield None, None
                     return
                 full = [head for head in heads if len(head) == depth]
@@ -585,53 +610,58 @@ class SummaryQueries:
         scope: PlayScope,
         kind: Kind,
         cover: Cover,
-        months: list[int],
+        runs: tuple[SpanRun, ...],
         depth: int,
         primary_only: bool,
     ) -> list[list[tuple[str, int]]]:
-        """The `depth` most played ids of each month and of the window's raw plays."""
+        """The `depth` most played ids of each span of the runs and of the window's raw plays."""
         kinds = self._kinds(scope)
         # A comparison ranks a period's artists twice (its top list, and its risers or
-        # fallers): the month lists are read once.
-        cached = (kind, tuple(kinds), tuple(months), depth, primary_only)
+        # fallers): the spans' lists are read once.
+        cached = (kind, tuple(kinds), runs, depth, primary_only)
         if cached not in self._heads_cache:
-            self._heads_cache[cached] = await self._month_heads(
-                session, kind, kinds, months, depth, primary_only
+            self._heads_cache[cached] = await self._span_heads(
+                session, kind, kinds, runs, depth, primary_only
             )
         heads = list(self._heads_cache[cached])
         heads.append(await self._raw_head(session, scope, kind, cover, depth, primary_only))
         return heads
 
-    async def _month_heads(
+    async def _span_heads(
         self,
         session: AsyncSession,
         kind: Kind,
         kinds: list[ItemKind],
-        months: list[int],
+        runs: tuple[SpanRun, ...],
         depth: int,
         primary_only: bool,
     ) -> list[list[tuple[str, int]]]:
-        table, key, plays, ms = _entity_columns(kind, all_time=False, primary=primary_only)
         parts = []
-        for month in months:
-            head = (
-                select(literal(month).label("list"), key.label("id"), plays.label("plays"))
-                .where(
-                    table.user_id == self._user_id,
-                    table.month == month,
-                    table.item_kind.in_(kinds),
-                    plays > 0,
-                )
-                .order_by(plays.desc(), ms.desc(), key)
-                .limit(depth)
-                .subquery()
+        for run in runs:
+            table, key, plays, ms = _entity_columns(
+                kind, all_time=False, primary=primary_only, span=run.months != MONTH
             )
-            parts.append(select(head))
+            for first in range(run.first, run.last + 1, run.months):
+                head = (
+                    select(literal(len(parts)).label("list"), key.label("id"), plays.label("plays"))
+                    .where(*self._span_at(table, run.months, first), table.item_kind.in_(kinds))
+                    .where(plays > 0)
+                    .order_by(plays.desc(), ms.desc(), key)
+                    .limit(depth)
+                    .subquery()
+                )
+                parts.append(select(head))
         by_list: dict[int, list[tuple[str, int]]] = defaultdict(list)
         if parts:
             for listed, key_id, count in (await session.execute(union_all(*parts))).all():
                 by_list[int(listed)].append((key_id, int(count)))
         return list(by_list.values())
+
+    def _span_at(self, table: Any, months: int, first: int) -> list[ColumnElement[bool]]:
+        """The user's rows of one month (`months` 1) or one quarter or year starting at `first`."""
+        if months == MONTH:
+            return [table.user_id == self._user_id, table.month == first]
+        return [table.user_id == self._user_id, table.span == months, table.start == first]
 
     async def _month_list(self, session: AsyncSession, cover: Cover) -> list[int]:
         """Every month the cover reads from the summaries."""
@@ -676,10 +706,23 @@ class SummaryQueries:
         ids: list[str] | None,
         primary_only: bool,
     ) -> list[tuple[str, int, int]]:
-        summary = self._entity_parts(scope, kind, cover, primary_only=primary_only, ids=ids)[0]
-        part = summary.subquery()
-        stmt = select(part.c.id, func.sum(part.c.plays), func.sum(part.c.ms)).group_by(part.c.id)
-        totals = {r[0]: [int(r[1]), int(r[2])] for r in (await session.execute(stmt)).all()}
+        if cover.all_time:
+            parts = self._entity_parts(scope, kind, cover, primary_only=primary_only, ids=ids)[:1]
+        elif ids is None:
+            runs = await self._span_runs(session, cover)
+            parts = [self._span_part(scope, kind, run, primary_only) for run in runs]
+        else:
+            parts = [
+                self._span_part(scope, kind, run, primary_only, ids)
+                for run in await self._span_runs(session, cover)
+            ]
+        totals: dict[str, list[int]] = {}
+        if parts:
+            part = union_all(*parts).subquery()
+            stmt = select(part.c.id, func.sum(part.c.plays), func.sum(part.c.ms)).group_by(
+                part.c.id
+            )
+            totals = {r[0]: [int(r[1]), int(r[2])] for r in (await session.execute(stmt)).all()}
         raw = await self._raw_sums(session, scope, kind, cover, primary_only)
         wanted = set(ids) if ids is not None else None
         for key_id, (plays, ms, _added) in raw.items():
@@ -765,8 +808,7 @@ class SummaryQueries:
             return int((await session.execute(stmt)).scalar_one())
         kinds = self._kinds(scope)
         cover = await self._months(session, scope)
-        rows = await self._rows_read(session, cover)
-        if len(kinds) == 1 and rows is not None and rows > _COUNT_ALL_ROWS:
+        if len(kinds) == 1 and not cover.all_time:
             return await self._distinct_by_months(session, scope, kind, kinds[0])
         sums = self._sums(await self._span_parts(session, scope, kind, cover))
         return int((await session.execute(select(func.count()).select_from(sums))).scalar_one())
@@ -778,37 +820,72 @@ class SummaryQueries:
         # Edge ids: plays left in the partial months (raw, or the whole month less its
         # rest) and unfolded plays, and no play in the whole months.
         cover = await self._months(session, scope)
-        table, key, plays, _ms = _entity_columns(kind, all_time=False, primary=False)
-        in_months = self._bucket_range(table.month, Cover(cover.lo, cover.hi, (), ()))
-        assert in_months is not None
-        first_in_window = (
-            table.prev_month.is_(None)
-            if cover.lo is None
-            else or_(table.prev_month.is_(None), table.prev_month < cover.lo)
-        )
-        mine = [table.user_id == self._user_id, table.item_kind == item]
+        table, key, plays, ms = _entity_columns(kind, all_time=False, primary=False)
         # A window inside one or two months has no whole month: its ids are all edge ids.
         whole_months = cover.lo is None or cover.hi is None or cover.lo < cover.hi
-        count = 0
-        if whole_months:
-            interior = select(func.count()).where(*mine, in_months, first_in_window)
-            count = int((await session.execute(interior)).scalar_one())
-        net: dict[str, int] = defaultdict(int)
+        count = await self._linked_before(session, kind, item, cover) if whole_months else 0
+        parts = self._raw_entity_parts(scope, kind, cover)
         if cover.extra:
-            whole = select(key, plays).where(*mine, table.month.in_(cover.extra))
-            for key_id, played in (await session.execute(whole)).all():
-                net[key_id] += int(played)
-        for key_id, (played, _ms_played, _added) in (
-            await self._raw_sums(session, scope, kind, cover, False)
-        ).items():
-            net[key_id] += played
-        edge = [key_id for key_id, played in net.items() if played > 0]
-        if not edge or not whole_months:
-            return count + len(edge)
-        also_inside = select(func.count(key.distinct())).where(
-            *mine, in_months, self._among(key, edge)
+            parts.append(
+                select(key.label("id"), plays.label("plays"), ms.label("ms")).where(
+                    table.user_id == self._user_id,
+                    table.item_kind == item,
+                    table.month.in_(cover.extra),
+                )
+            )
+        edge_plays = union_all(*parts).subquery()
+        edge = (
+            select(edge_plays.c.id)
+            .group_by(edge_plays.c.id)
+            .having(func.sum(edge_plays.c.plays) > 0)
+            .subquery()
         )
-        return count + len(edge) - int((await session.execute(also_inside)).scalar_one())
+        edge_only = select(func.count()).select_from(edge)
+        if whole_months:
+            # Each edge id looked up until its first row inside, not every row it has there.
+            inside = table.__table__.alias("inside")
+            months = self._bucket_range(inside.c.month, Cover(cover.lo, cover.hi, (), ()))
+            assert months is not None
+            edge_only = edge_only.where(
+                ~exists().where(
+                    inside.c.user_id == self._user_id,
+                    self._unindexed(inside.c.item_kind) == item,
+                    inside.c[key.key] == edge.c.id,
+                    months,
+                )
+            )
+        return count + int((await session.execute(edge_only)).scalar_one())
+
+    async def _linked_before(
+        self, session: AsyncSession, kind: Kind, item: ItemKind, cover: Cover
+    ) -> int:
+        """How many month rows of the cover's whole months link back to a month before them
+        (or to none): its distinct ids, from the link counts of its months, quarters and years."""
+        first, last = await self._plays_extent(session)
+        if first is None or last is None:
+            return 0
+        lo = cover.lo if cover.lo is not None else month_of(first)
+        hi = cover.hi if cover.hi is not None else month_of(last) + 1
+        links = ListeningLinkCount
+        # Every real month is above NO_PREVIOUS_MONTH: open on the left, only rows with none.
+        before = cover.lo if cover.lo is not None else NO_PREVIOUS_MONTH + 1
+        parts = [
+            select((links.month_rows * run.sign).label("rows")).where(
+                links.user_id == self._user_id,
+                links.subject == kind,
+                links.item_kind == item,
+                links.span == run.months,
+                links.start >= run.first,
+                links.start <= run.last,
+                links.prev_month < before,
+            )
+            for run in span_runs(lo, hi)
+        ]
+        if not parts:
+            return 0
+        counted = union_all(*parts).subquery()
+        stmt = select(func.coalesce(func.sum(counted.c.rows), 0))
+        return int((await session.execute(stmt)).scalar_one())
 
     async def distinct_artists(self, session: AsyncSession, scope: PlayScope) -> int:
         """How many artists are credited on the scope's plays."""
@@ -1727,8 +1804,6 @@ class SummaryQueries:
         return await self._raw.edge_play(session, at, subject, last=last)
 
 
-_HEAD_MONTHS = 36
-"""Windows of up to this many months find their top lists month list by month list."""
 _HEAD_DEPTH = 40
 """How many entries of each list the first round of a top list reads."""
 _MAX_CANDIDATES = 2_000

@@ -718,6 +718,16 @@ class ListeningTrackSpan(Base):
 
     __table_args__ = (
         Index(
+            "ix_listening_track_spans_track",
+            "user_id",
+            "track_id",
+            "span",
+            "start",
+            "item_kind",
+            "plays",
+            "ms_played",
+        ),
+        Index(
             "ix_listening_track_spans_sums",
             "user_id",
             "span",
@@ -753,6 +763,18 @@ class ListeningArtistSpan(Base):
 
     __table_args__ = (
         Index(
+            "ix_listening_artist_spans_artist",
+            "user_id",
+            "artist_id",
+            "span",
+            "start",
+            "item_kind",
+            "plays",
+            "ms_played",
+            "primary_plays",
+            "primary_ms_played",
+        ),
+        Index(
             "ix_listening_artist_spans_sums",
             "user_id",
             "span",
@@ -773,3 +795,36 @@ class ListeningArtistSpan(Base):
             "artist_id",
         ),
     )
+
+
+LINK_SPANS = (1, *SPAN_MONTHS)
+"""The spans the link counts are kept for: months, quarters and years."""
+NO_PREVIOUS_MONTH = -1
+"""`ListeningLinkCount.prev_month` of the month rows that have no month before them."""
+
+
+class ListeningLinkCount(Base):
+    """How many of one user's month rows of tracks (or of artists) of one kind, in one UTC
+    month, quarter or year, link back to each earlier month (their `prev_month`).
+
+    The distinct tracks of a run of whole months are its month rows whose previous month
+    lies before the run: these counts give that number from a few hundred rows, where the
+    month rows themselves are tens of thousands over a few years."""
+
+    __tablename__ = "listening_link_counts"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject: Mapped[str] = mapped_column(String(8), primary_key=True)
+    """Whose month rows: "track" or "artist"."""
+    item_kind: Mapped[ItemKind] = mapped_column(
+        _enum(ItemKind, "listening_link_count_item_kind"), primary_key=True
+    )
+    span: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Its length in months: 1, 3 or 12 (`LINK_SPANS`)."""
+    start: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Its first month (year * 12 + month - 1, a multiple of `span`)."""
+    prev_month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """The month the rows link back to (`NO_PREVIOUS_MONTH`: none, a first listen)."""
+    month_rows: Mapped[int] = mapped_column(Integer)
