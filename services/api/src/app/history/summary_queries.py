@@ -636,7 +636,7 @@ class SummaryQueries:
         depth: int,
         primary_only: bool,
     ) -> list[list[tuple[str, int]]]:
-        parts = []
+        parts: list[AnySelect] = []
         for run in runs:
             table, key, plays, ms = _entity_columns(
                 kind, all_time=False, primary=primary_only, span=run.months != MONTH
