@@ -314,12 +314,10 @@ class TestLargestGaps:
 
 
 class TestEitherWay:
-    """Sums over spans and the months' top lists and links give the same answers, whichever
-    the window's size picks."""
+    """Sums over spans and the spans' top lists give the same answers, whichever the window's
+    size picks."""
 
-    @pytest.mark.parametrize(
-        "rows", [0.0, 1_000.0], ids=["months-bounds-and-links", "spans-summed"]
-    )
+    @pytest.mark.parametrize("rows", [0.0, 1_000.0], ids=["top-list-bounds", "spans-summed"])
     @pytest.mark.parametrize(
         "window",
         [{"days": 365}, {"start": "2023-12-01", "end": "2024-11-20T08:00:00Z"}, {"days": 200}],
@@ -333,8 +331,7 @@ class TestEitherWay:
         window: dict[str, Any],
     ) -> None:
         monkeypatch.setattr(summary_queries, "_SUM_ALL_ROWS", {"artist": rows, "track": rows})
-        monkeypatch.setattr(summary_queries, "_COUNT_ALL_ROWS", rows)
-        monkeypatch.setattr(summary_queries, "_COMPARE_ROWS", rows)
+        monkeypatch.setattr(summary_queries, "_COMPARE_ALL_ROWS", rows)
         history = await RandomHistory(seed=21).create(db_session)
         assert history.user is not None
         raw, summarized = _services()
@@ -349,8 +346,11 @@ class TestTopLists:
     async def test_shallow_reads_deepen_until_the_list_is_certain(
         self, db_session: AsyncSession, monkeypatch: pytest.MonkeyPatch, depth: int
     ) -> None:
-        # Heads this shallow settle few lists at once: most answers take several rounds.
+        # Heads this shallow settle few lists at once: most answers take several rounds (a
+        # comparison, which reads its lists once, sums every artist when they do not settle).
         monkeypatch.setattr(summary_queries, "_HEAD_DEPTH", depth)
+        monkeypatch.setattr(summary_queries, "_COMPARE_DEPTH", depth)
+        monkeypatch.setattr(summary_queries, "_COMPARE_ALL_ROWS", 0.0)
         history = await RandomHistory(seed=16).create(db_session)
         assert history.user is not None
         raw, summarized = _services()

@@ -15,7 +15,7 @@ import bisect
 import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -425,7 +425,7 @@ class SummaryQueries:
         kind: Kind,
         run: SpanRun,
         primary_only: bool,
-        ids: list[str] | None = None,
+        ids: AnySelect | list[str] | None = None,
     ) -> AnySelect:
         """SELECT of (id, plays, ms) of a run of months, quarters or years, signed (of the
         given ids only, each looked up by its key)."""
@@ -1531,23 +1531,89 @@ class SummaryQueries:
     ) -> ArtistComparison:
         """Top artists and artist counts of periods A and B, and the artists that changed most.
 
-        Periods of up to a few years: one statement, every artist's plays in A and in B summed
-        once (each period's months, quarters and years, and its raw edges), then ranked four
-        ways and counted in the database. Longer ones: from the months' top lists, as
-        `top_artists`.
+        One statement ranks four ways the artists of the spans' own top lists (the periods'
+        months, quarters and years added, and their raw edges), each summed exactly in A and
+        in B by its id, and counts how deep the lists went. An artist in none of them has in
+        A at most the sum of the last plays of A's full lists: a list whose last entry beats
+        that is certain (a riser gains at most its plays in A, a faller loses at most those in
+        B). When one is not, every artist of both periods is summed instead. The whole
+        history as either period: from the all-time rows, as `top_artists`.
         """
-        covers = [await self._months(session, scope) for scope in (a, b)]
-        rows = 0.0
-        for cover in covers:
-            read = await self._rows_read(session, cover)
-            if read is None:
-                return await artist_comparison(self, session, a, b, limit=limit)
-            rows += read
-        if rows > _COMPARE_ROWS:
+        scopes = (a, b)
+        covers = (await self._months(session, a), await self._months(session, b))
+        read = [await self._rows_read(session, cover) for cover in covers]
+        if read[0] is None or read[1] is None:
             return await artist_comparison(self, session, a, b, limit=limit)
+        # Periods of up to a year have few enough artists to sum them all.
+        depth = None if read[0] + read[1] <= _COMPARE_ALL_ROWS else max(4 * limit, _COMPARE_DEPTH)
+        found, heads = await self._compare(session, scopes, covers, limit, depth)
+        bounds = [0, 0]
+        for period, listed, least in heads:
+            if listed == depth:
+                bounds[period] += least
+        values: list[tuple[int, Callable[[tuple[Any, ...]], int]]] = [
+            (bounds[0], lambda row: int(row[1])),
+            (bounds[1], lambda row: int(row[2])),
+            (bounds[0], lambda row: int(row[1]) - int(row[2])),
+            (bounds[1], lambda row: int(row[2]) - int(row[1])),
+        ]
+        if depth is not None and not all(
+            bound < 1 or (len(rows) == limit and value(rows[-1]) > bound)
+            for rows, (bound, value) in zip(found, values, strict=True)
+        ):
+            found, _ = await self._compare(session, scopes, covers, limit, None)
+        ids = {row[0] for listed_rows in found for row in listed_rows}
+        names = await self._raw.artist_names_by_id(session, sorted(ids))
+
+        def top(rows: list[tuple[Any, ...]], plays: int, ms: int) -> list[ArtistRow]:
+            return [ArtistRow(r[0], names.get(r[0], r[0]), int(r[plays]), int(r[ms])) for r in rows]
+
+        def shifts(rows: list[tuple[Any, ...]]) -> list[ShiftRow]:
+            return [ShiftRow(r[0], names.get(r[0], r[0]), int(r[1]), int(r[2])) for r in rows]
+
+        return ArtistComparison(
+            top_a=top(found[0], 1, 3),
+            top_b=top(found[1], 2, 4),
+            distinct_a=await self._distinct(session, a, "artist"),
+            distinct_b=await self._distinct(session, b, "artist"),
+            risers=shifts(found[2]),
+            fallers=shifts(found[3]),
+        )
+
+    async def _compare(
+        self,
+        session: AsyncSession,
+        scopes: tuple[PlayScope, PlayScope],
+        covers: tuple[Cover, Cover],
+        limit: int,
+        depth: int | None,
+    ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[int, int, int]]]:
+        """The four lists (top of A, top of B, risers, fallers) as (id, a, b, ms_a, ms_b), of
+        the artists in the spans' top lists of `depth` (every artist when None), and per top
+        list its period, length and last plays."""
+        heads = None
+        if depth is not None:
+            lists: list[AnySelect] = []
+            for period, (scope, cover) in enumerate(zip(scopes, covers, strict=True)):
+                runs = [run for run in await self._span_runs(session, cover) if run.sign > 0]
+                lists.extend(
+                    self._head(scope, run, first, period, depth)
+                    for run in runs
+                    for first in range(run.first, run.last + 1, run.months)
+                )
+                lists.append(self._raw_artist_head(scope, cover, period, depth))
+            numbered = [
+                select(literal(n).label("list"), *head.subquery().c) for n, head in enumerate(lists)
+            ]
+            heads = union_all(*numbered).cte("heads")
+        candidates = None if heads is None else select(heads.c.id)
         parts: list[AnySelect] = []
-        for period, (scope, cover) in enumerate(zip((a, b), covers, strict=True)):
-            for part in await self._span_parts(session, scope, "artist", cover):
+        for period, (scope, cover) in enumerate(zip(scopes, covers, strict=True)):
+            spans = [
+                self._span_part(scope, "artist", run, False, candidates)
+                for run in await self._span_runs(session, cover)
+            ]
+            for part in [*spans, *self._raw_entity_parts(scope, "artist", cover)]:
                 # Each row's plays and ms in its period's columns, zero in the other's.
                 columns = part.selected_columns
                 plays = [columns.plays, literal(0)]
@@ -1565,25 +1631,25 @@ class SummaryQueries:
                     )
                 )
         union = union_all(*parts).subquery()
-        sums = (
-            select(
-                union.c.id,
-                func.sum(union.c.a).label("a"),
-                func.sum(union.c.b).label("b"),
-                func.sum(union.c.ms_a).label("ms_a"),
-                func.sum(union.c.ms_b).label("ms_b"),
-            )
-            .group_by(union.c.id)
-            .cte("sums")
-        )
+        summed = select(
+            union.c.id,
+            func.sum(union.c.a).label("a"),
+            func.sum(union.c.b).label("b"),
+            func.sum(union.c.ms_a).label("ms_a"),
+            func.sum(union.c.ms_b).label("ms_b"),
+        ).group_by(union.c.id)
+        if candidates is not None:
+            # The raw edges hold other artists too: only the candidates are summed whole.
+            summed = summed.having(union.c.id.in_(candidates))
+        sums = summed.cte("sums")
         gain, loss = sums.c.a - sums.c.b, sums.c.b - sums.c.a
-        lists = [
+        orders = [
             (sums.c.a > 0, (sums.c.a.desc(), sums.c.ms_a.desc(), sums.c.id)),
             (sums.c.b > 0, (sums.c.b.desc(), sums.c.ms_b.desc(), sums.c.id)),
             (gain > 0, (gain.desc(), sums.c.a.desc(), sums.c.id)),
             (loss > 0, (loss.desc(), sums.c.b.desc(), sums.c.id)),
         ]
-        ranked = [
+        ranked: list[AnySelect] = [
             select(
                 select(literal(n).label("list"), *sums.c)
                 .where(condition)
@@ -1591,36 +1657,54 @@ class SummaryQueries:
                 .limit(limit)
                 .subquery()
             )
-            for n, (condition, order) in enumerate(lists)
+            for n, (condition, order) in enumerate(orders)
         ]
-        counted = select(
-            literal(len(lists)).label("list"),
-            literal(None, String).label("id"),
-            func.coalesce(func.sum(case((sums.c.a > 0, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((sums.c.b > 0, 1), else_=0)), 0),
-            literal(0),
-            literal(0),
+        if heads is not None:
+            ranked.append(
+                select(
+                    literal(len(orders)).label("list"),
+                    literal(None, String).label("id"),
+                    func.min(heads.c.period),
+                    func.count(),
+                    func.min(heads.c.plays),
+                    literal(0),
+                ).group_by(heads.c.list)
+            )
+        found: list[list[tuple[Any, ...]]] = [[] for _ in orders]
+        listed: list[tuple[int, int, int]] = []
+        for row in (await session.execute(union_all(*ranked))).all():
+            if int(row[0]) < len(orders):
+                found[int(row[0])].append(row[1:])
+            else:
+                listed.append((int(row[2]), int(row[3]), int(row[4])))
+        return found, listed
+
+    def _head(self, scope: PlayScope, run: SpanRun, first: int, period: int, depth: int) -> Any:
+        """SELECT of (period, id, plays) of the `depth` most played artists of one span."""
+        table, key, plays, ms = _entity_columns(
+            "artist", all_time=False, primary=False, span=run.months != MONTH
         )
-        found: list[list[tuple[Any, ...]]] = [[] for _ in range(len(lists) + 1)]
-        for row in (await session.execute(union_all(*ranked, counted))).all():
-            found[int(row[0])].append(row[1:])
-        ids = {row[0] for listed in found[: len(lists)] for row in listed}
-        names = await self._raw.artist_names_by_id(session, sorted(ids))
+        return (
+            select(literal(period).label("period"), key.label("id"), plays.label("plays"))
+            .where(
+                *self._span_at(table, run.months, first), table.item_kind.in_(self._kinds(scope))
+            )
+            .where(plays > 0)
+            .order_by(plays.desc(), ms.desc(), key)
+            .limit(depth)
+        )
 
-        def top(rows: list[tuple[Any, ...]], plays: int, ms: int) -> list[ArtistRow]:
-            return [ArtistRow(r[0], names.get(r[0], r[0]), int(r[plays]), int(r[ms])) for r in rows]
-
-        def shifts(rows: list[tuple[Any, ...]]) -> list[ShiftRow]:
-            return [ShiftRow(r[0], names.get(r[0], r[0]), int(r[1]), int(r[2])) for r in rows]
-
-        (count_row,) = found[len(lists)]
-        return ArtistComparison(
-            top_a=top(found[0], 1, 3),
-            top_b=top(found[1], 2, 4),
-            distinct_a=int(count_row[1]),
-            distinct_b=int(count_row[2]),
-            risers=shifts(found[2]),
-            fallers=shifts(found[3]),
+    def _raw_artist_head(self, scope: PlayScope, cover: Cover, period: int, depth: int) -> Any:
+        """SELECT of (period, id, plays) of the `depth` artists most played in the plays the
+        cover adds from `plays` (its raw edges and unfolded plays)."""
+        added = replace(cover, raw=tuple(part for part in cover.raw if part.sign > 0))
+        union = union_all(*self._raw_entity_parts(scope, "artist", added)).subquery()
+        plays = func.sum(union.c.plays)
+        return (
+            select(literal(period).label("period"), union.c.id, plays.label("plays"))
+            .group_by(union.c.id)
+            .order_by(plays.desc(), union.c.id)
+            .limit(depth)
         )
 
     # -- one artist or track --------------------------------------------------------------
@@ -1806,19 +1890,19 @@ class SummaryQueries:
 
 _HEAD_DEPTH = 40
 """How many entries of each list the first round of a top list reads."""
+_COMPARE_ALL_ROWS = 12.0
+"""Periods whose spans read up to this many months' worth of rows together (a year against the
+year before) are compared over all their artists at once; longer ones over the spans' top
+lists first (measured: building and reading the lists costs more below it)."""
+_COMPARE_DEPTH = 100
+"""How deep the spans' top lists a comparison reads go, at least (a faller's loss is often far
+below the plays of the artists at the top of the lists of period B)."""
 _MAX_CANDIDATES = 2_000
 """Beyond this many candidates a top list sums the whole window instead."""
 _SUM_ALL_ROWS: dict[Kind, float] = {"artist": 9.0, "track": 3.0}
 """A top list over spans of up to this many months' worth of rows is summed whole in one
 statement (a year of artists; tracks, which come back less, over a quarter); over more, the
 months' own top lists bound the list."""
-_COUNT_ALL_ROWS = 12.0
-"""A count over spans of up to this many months' worth of rows (about two years) sums every
-id in one statement; over more, the months' links to earlier ones give the count."""
-_COMPARE_ROWS = 52.0
-"""Periods whose spans read up to this many months' worth of rows together are compared in
-one statement over all their artists (above it, summing every artist's rows costs more than
-reading the months' top lists)."""
 
 
 def _entity_columns(
