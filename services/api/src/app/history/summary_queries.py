@@ -820,39 +820,53 @@ class SummaryQueries:
         # Edge ids: plays left in the partial months (raw, or the whole month less its
         # rest) and unfolded plays, and no play in the whole months.
         cover = await self._months(session, scope)
-        table, key, plays, ms = _entity_columns(kind, all_time=False, primary=False)
+        table, key, plays, _ms = _entity_columns(kind, all_time=False, primary=False)
         # A window inside one or two months has no whole month: its ids are all edge ids.
         whole_months = cover.lo is None or cover.hi is None or cover.lo < cover.hi
         count = await self._linked_before(session, kind, item, cover) if whole_months else 0
-        parts = self._raw_entity_parts(scope, kind, cover)
-        if cover.extra:
+        # Per edge id: its net plays, and whether it is in the whole months when its row in
+        # the month right after them says so (its previous month lies inside them); others
+        # are looked up, each until its first row inside.
+        first, _last = await self._plays_extent(session)
+        lo = cover.lo if cover.lo is not None or first is None else month_of(first)
+        unknown = literal(None, Integer).label("inside")
+        parts = [
+            part.with_only_columns(part.selected_columns.id, part.selected_columns.plays, unknown)
+            for part in self._raw_entity_parts(scope, kind, cover)
+        ]
+        for month in cover.extra:
+            known = whole_months and lo is not None and month == cover.hi
             parts.append(
-                select(key.label("id"), plays.label("plays"), ms.label("ms")).where(
-                    table.user_id == self._user_id,
-                    table.item_kind == item,
-                    table.month.in_(cover.extra),
+                select(
+                    key.label("id"),
+                    plays.label("plays"),
+                    case((table.prev_month >= lo, 1), else_=0).label("inside")
+                    if known
+                    else unknown,
+                ).where(
+                    table.user_id == self._user_id, table.item_kind == item, table.month == month
                 )
             )
         edge_plays = union_all(*parts).subquery()
         edge = (
-            select(edge_plays.c.id)
+            select(edge_plays.c.id, func.max(edge_plays.c.inside).label("inside"))
             .group_by(edge_plays.c.id)
             .having(func.sum(edge_plays.c.plays) > 0)
             .subquery()
         )
         edge_only = select(func.count()).select_from(edge)
         if whole_months:
-            # Each edge id looked up until its first row inside, not every row it has there.
             inside = table.__table__.alias("inside")
             months = self._bucket_range(inside.c.month, Cover(cover.lo, cover.hi, (), ()))
             assert months is not None
+            looked_up = ~exists().where(
+                inside.c.user_id == self._user_id,
+                self._unindexed(inside.c.item_kind) == item,
+                inside.c[key.key] == edge.c.id,
+                months,
+            )
             edge_only = edge_only.where(
-                ~exists().where(
-                    inside.c.user_id == self._user_id,
-                    self._unindexed(inside.c.item_kind) == item,
-                    inside.c[key.key] == edge.c.id,
-                    months,
-                )
+                or_(edge.c.inside == 0, and_(edge.c.inside.is_(None), looked_up))
             )
         return count + int((await session.execute(edge_only)).scalar_one())
 
@@ -1546,7 +1560,7 @@ class SummaryQueries:
             return await artist_comparison(self, session, a, b, limit=limit)
         # Periods of up to a year have few enough artists to sum them all.
         depth = None if read[0] + read[1] <= _COMPARE_ALL_ROWS else max(4 * limit, _COMPARE_DEPTH)
-        found, heads = await self._compare(session, scopes, covers, limit, depth)
+        found, heads, counts = await self._compare(session, scopes, covers, limit, depth)
         bounds = [0, 0]
         for period, listed, least in heads:
             if listed == depth:
@@ -1561,7 +1575,12 @@ class SummaryQueries:
             bound < 1 or (len(rows) == limit and value(rows[-1]) > bound)
             for rows, (bound, value) in zip(found, values, strict=True)
         ):
-            found, _ = await self._compare(session, scopes, covers, limit, None)
+            found, _, counts = await self._compare(session, scopes, covers, limit, None)
+        if counts is None:
+            counts = (
+                await self._distinct(session, a, "artist"),
+                await self._distinct(session, b, "artist"),
+            )
         ids = {row[0] for listed_rows in found for row in listed_rows}
         names = await self._raw.artist_names_by_id(session, sorted(ids))
 
@@ -1574,8 +1593,8 @@ class SummaryQueries:
         return ArtistComparison(
             top_a=top(found[0], 1, 3),
             top_b=top(found[1], 2, 4),
-            distinct_a=await self._distinct(session, a, "artist"),
-            distinct_b=await self._distinct(session, b, "artist"),
+            distinct_a=counts[0],
+            distinct_b=counts[1],
             risers=shifts(found[2]),
             fallers=shifts(found[3]),
         )
@@ -1587,10 +1606,10 @@ class SummaryQueries:
         covers: tuple[Cover, Cover],
         limit: int,
         depth: int | None,
-    ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[int, int, int]]]:
+    ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[int, int, int]], tuple[int, int] | None]:
         """The four lists (top of A, top of B, risers, fallers) as (id, a, b, ms_a, ms_b), of
-        the artists in the spans' top lists of `depth` (every artist when None), and per top
-        list its period, length and last plays."""
+        the artists in the spans' top lists of `depth`, with per top list its period, length
+        and last plays; or of every artist (`depth` None), with the artists of A and of B."""
         heads = None
         if depth is not None:
             lists: list[AnySelect] = []
@@ -1670,14 +1689,28 @@ class SummaryQueries:
                     literal(0),
                 ).group_by(heads.c.list)
             )
+        else:
+            ranked.append(
+                select(
+                    literal(len(orders)).label("list"),
+                    literal(None, String).label("id"),
+                    func.coalesce(func.sum(case((sums.c.a > 0, 1), else_=0)), 0),
+                    func.coalesce(func.sum(case((sums.c.b > 0, 1), else_=0)), 0),
+                    literal(0),
+                    literal(0),
+                )
+            )
         found: list[list[tuple[Any, ...]]] = [[] for _ in orders]
         listed: list[tuple[int, int, int]] = []
+        counts = None
         for row in (await session.execute(union_all(*ranked))).all():
             if int(row[0]) < len(orders):
                 found[int(row[0])].append(row[1:])
-            else:
+            elif heads is not None:
                 listed.append((int(row[2]), int(row[3]), int(row[4])))
-        return found, listed
+            else:
+                counts = (int(row[2]), int(row[3]))
+        return found, listed, counts
 
     def _head(self, scope: PlayScope, run: SpanRun, first: int, period: int, depth: int) -> Any:
         """SELECT of (period, id, plays) of the `depth` most played artists of one span."""
