@@ -15,7 +15,7 @@ import bisect
 import itertools
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -1610,6 +1610,11 @@ class SummaryQueries:
         """The four lists (top of A, top of B, risers, fallers) as (id, a, b, ms_a, ms_b), of
         the artists in the spans' top lists of `depth`, with per top list its period, length
         and last plays; or of every artist (`depth` None), with the artists of A and of B."""
+        # Each period's plays read from `plays` (its raw edges and unfolded plays), once.
+        raws = [
+            union_all(*self._raw_entity_parts(scope, "artist", cover)).cte(f"raw_{period}")
+            for period, (scope, cover) in enumerate(zip(scopes, covers, strict=True))
+        ]
         heads = None
         if depth is not None:
             lists: list[AnySelect] = []
@@ -1620,7 +1625,7 @@ class SummaryQueries:
                     for run in runs
                     for first in range(run.first, run.last + 1, run.months)
                 )
-                lists.append(self._raw_artist_head(scope, cover, period, depth))
+                lists.append(_raw_head(raws[period], period, depth))
             numbered = [
                 select(literal(n).label("list"), *head.subquery().c) for n, head in enumerate(lists)
             ]
@@ -1632,7 +1637,7 @@ class SummaryQueries:
                 self._span_part(scope, "artist", run, False, candidates)
                 for run in await self._span_runs(session, cover)
             ]
-            for part in [*spans, *self._raw_entity_parts(scope, "artist", cover)]:
+            for part in [*spans, select(raws[period])]:
                 # Each row's plays and ms in its period's columns, zero in the other's.
                 columns = part.selected_columns
                 plays = [columns.plays, literal(0)]
@@ -1724,19 +1729,6 @@ class SummaryQueries:
             )
             .where(plays > 0)
             .order_by(plays.desc(), ms.desc(), key)
-            .limit(depth)
-        )
-
-    def _raw_artist_head(self, scope: PlayScope, cover: Cover, period: int, depth: int) -> Any:
-        """SELECT of (period, id, plays) of the `depth` artists most played in the plays the
-        cover adds from `plays` (its raw edges and unfolded plays)."""
-        added = replace(cover, raw=tuple(part for part in cover.raw if part.sign > 0))
-        union = union_all(*self._raw_entity_parts(scope, "artist", added)).subquery()
-        plays = func.sum(union.c.plays)
-        return (
-            select(literal(period).label("period"), union.c.id, plays.label("plays"))
-            .group_by(union.c.id)
-            .order_by(plays.desc(), union.c.id)
             .limit(depth)
         )
 
@@ -1936,6 +1928,19 @@ _SUM_ALL_ROWS: dict[Kind, float] = {"artist": 9.0, "track": 3.0}
 """A top list over spans of up to this many months' worth of rows is summed whole in one
 statement (a year of artists; tracks, which come back less, over a quarter); over more, the
 months' own top lists bound the list."""
+
+
+def _raw_head(raw: Any, period: int, depth: int) -> AnySelect:
+    """SELECT of (period, id, plays) of the `depth` ids with the most plays added by the raw
+    parts in `raw` (signed rows of (id, plays, ms); rows taken away are not counted)."""
+    added = func.sum(case((raw.c.plays > 0, raw.c.plays), else_=0))
+    return (
+        select(literal(period).label("period"), raw.c.id, added.label("plays"))
+        .group_by(raw.c.id)
+        .having(added > 0)
+        .order_by(added.desc(), raw.c.id)
+        .limit(depth)
+    )
 
 
 def _entity_columns(
