@@ -17,6 +17,7 @@ from app.history.schemas import PlayFilter
 from app.history.service import HistoryService
 from app.history.summaries import ListeningSummaries
 from shared.db.manager import DatabaseManager
+from shared.db.migrate import MigrationRunner
 from shared.db.models import (
     ListeningArtist,
     ListeningArtistMonth,
@@ -397,6 +398,32 @@ async def _three_plays(database: DatabaseManager) -> tuple[User, Track]:
                 session, user=user, track=track, played_at=utc(f"2024-05-0{day} 12:00")
             )
     return user, track
+
+
+class TestLinkCountsMigration:
+    async def test_the_migration_counts_the_links_the_fold_counts(
+        self, fresh_database: FreshDatabase
+    ) -> None:
+        database = await fresh_database()
+        async with database.session(write=True) as session:
+            history = await RandomHistory(seed=8).create(session)
+            await ListeningSummaries().refresh(session)
+        assert history.user is not None
+        folded = await _link_counts(database)
+        # Migration 0007 on a database whose month rows were folded before it existed.
+        runner = MigrationRunner(database)
+        await runner.downgrade("0006")
+        await runner.upgrade()
+
+        assert await _link_counts(database) == folded
+        assert {row[3] for row in folded} == {1, 3, 12}
+        assert {row[1] for row in folded} == {"track", "artist"}
+
+
+async def _link_counts(database: DatabaseManager) -> list[tuple[Any, ...]]:
+    async with database.session() as session:
+        rows = await session.execute(select(*ListeningLinkCount.__table__.columns))
+        return sorted(tuple(row) for row in rows.all())
 
 
 class TestBusyPool:
