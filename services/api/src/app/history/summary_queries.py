@@ -856,7 +856,7 @@ class SummaryQueries:
         )
         edge_only = select(func.count()).select_from(edge)
         if whole_months:
-            inside = table.__table__.alias("inside")
+            inside = key.table.alias("inside")
             months = self._bucket_range(inside.c.month, Cover(cover.lo, cover.hi, (), ()))
             assert months is not None
             looked_up = ~exists().where(
@@ -1946,13 +1946,18 @@ def _raw_head(raw: Any, period: int, depth: int) -> AnySelect:
 def _entity_columns(
     kind: Kind, *, all_time: bool, primary: bool, span: bool = False
 ) -> tuple[Any, Any, Any, Any]:
-    """(table, id, plays, ms) of the per-track or per-artist summaries: of the whole history,
-    per month, or per quarter and year (`span`)."""
-    table: Any
+    """(columns, id, plays, ms) of the per-track or per-artist summaries: of the whole history,
+    per month, or per quarter and year (`span`).
+
+    The table's Core columns, not the mapped attributes: the statements built from them are
+    many and large, and a comparison of a Core column costs about half as much to build."""
+    model: Any
     if kind == "track":
-        table = ListeningTrack if all_time else ListeningTrackSpan if span else ListeningTrackMonth
+        model = ListeningTrack if all_time else ListeningTrackSpan if span else ListeningTrackMonth
+        table = model.__table__.c
         return table, table.track_id, table.plays, table.ms_played
-    table = ListeningArtist if all_time else ListeningArtistSpan if span else ListeningArtistMonth
+    model = ListeningArtist if all_time else ListeningArtistSpan if span else ListeningArtistMonth
+    table = model.__table__.c
     if primary:
         return table, table.artist_id, table.primary_plays, table.primary_ms_played
     return table, table.artist_id, table.plays, table.ms_played
