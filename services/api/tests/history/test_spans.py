@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import pytest
 
-from app.history.spans import MONTH, SpanRun, rows_read, span_runs
+from app.history.spans import MONTH, SpanRun, open_span_runs, rows_read, span_runs
 
 JANUARY_2024 = 2024 * 12
 
@@ -50,3 +51,31 @@ class TestSpanRuns:
         for lo in range(JANUARY_2024, JANUARY_2024 + 12):
             for length in (12, 24, 60):
                 assert rows_read(span_runs(lo, lo + length)) <= 0.75 * length
+
+
+class TestOpenSides:
+    @pytest.mark.parametrize("lo", range(JANUARY_2024 - 14, JANUARY_2024 + 14))
+    def test_runs_reach_only_into_empty_months(self, lo: int) -> None:
+        for hi in range(lo, lo + 40):
+            for before, after in itertools.product((False, True), repeat=2):
+                runs = open_span_runs(lo, hi, empty_before=before, empty_after=after)
+                counted = _months(runs)
+                assert all(n == 1 for n in counted.values()), (lo, hi, before, after)
+                inside = {m for m in counted if lo <= m < hi}
+                assert inside == set(range(lo, hi)), (lo, hi, before, after)
+                outside = counted.keys() - inside
+                assert all((m < lo and before) or (m >= hi and after) for m in outside)
+
+    def test_the_last_year_of_a_history_is_a_month_and_the_current_year(self) -> None:
+        december_2023 = JANUARY_2024 - 1
+        assert open_span_runs(
+            december_2023, december_2023 + 12, empty_before=False, empty_after=True
+        ) == (
+            SpanRun(MONTH, december_2023, december_2023, 1),
+            SpanRun(12, JANUARY_2024, JANUARY_2024, 1),
+        )
+        # Without empty months after it, the year's December is taken back.
+        closed = open_span_runs(
+            december_2023, december_2023 + 12, empty_before=False, empty_after=False
+        )
+        assert len(closed) == 3

@@ -41,6 +41,21 @@ def span_runs(lo: int, hi: int) -> tuple[SpanRun, ...]:
     return _best(lo, hi, (*sorted(SPAN_MONTHS, reverse=True), MONTH))[1]
 
 
+def open_span_runs(
+    lo: int, hi: int, *, empty_before: bool, empty_after: bool
+) -> tuple[SpanRun, ...]:
+    """Months [lo, hi) as span runs, which may reach into the months before `lo` when none of
+    them holds a row (`empty_before`: the history starts at `lo`) and into those from `hi` on
+    (`empty_after`: it ends before `hi`). The last 365 days then read one month and the
+    current year, instead of also taking back the year's months still to come."""
+    starts = {lo, *(lo - lo % length for length in SPAN_MONTHS)} if empty_before else {lo}
+    ends = {hi, *(-(-hi // length) * length for length in SPAN_MONTHS)} if empty_after else {hi}
+    return min(
+        (span_runs(start, end) for start in sorted(starts) for end in sorted(ends)),
+        key=lambda runs: (rows_read(runs), len(runs)),
+    )
+
+
 def rows_read(runs: tuple[SpanRun, ...]) -> float:
     """The rows `runs` read, in months' worth of rows."""
     return sum(run.count * ROWS_PER_SPAN[run.months] for run in runs)

@@ -62,7 +62,7 @@ from app.history.queries import (
     artist_comparison,
     like_pattern,
 )
-from app.history.spans import MONTH, SpanRun, rows_read, span_runs
+from app.history.spans import MONTH, SpanRun, open_span_runs, rows_read, span_runs
 from app.history.summaries import (
     EPOCH,
     SECONDS_PER_DAY,
@@ -408,10 +408,21 @@ class SummaryQueries:
     async def _span_runs(self, session: AsyncSession, cover: Cover) -> tuple[SpanRun, ...]:
         """The cover's whole months as spans, each stretch of consecutive months apart."""
         months = sorted(set(await self._month_list(session, cover)))
+        first, last = await self._plays_extent(session)
         runs: list[SpanRun] = []
         for _gap, stretch in itertools.groupby(enumerate(months), lambda pair: pair[1] - pair[0]):
             consecutive = [month for _index, month in stretch]
-            runs.extend(span_runs(consecutive[0], consecutive[-1] + 1))
+            lo, hi = consecutive[0], consecutive[-1] + 1
+            # An open side of the window ends at the history's first or last month: no row
+            # lies beyond it, so spans may reach past it.
+            runs.extend(
+                open_span_runs(
+                    lo,
+                    hi,
+                    empty_before=cover.lo is None and first is not None and lo == month_of(first),
+                    empty_after=cover.hi is None and last is not None and hi == month_of(last) + 1,
+                )
+            )
         return tuple(runs)
 
     async def _rows_read(self, session: AsyncSession, cover: Cover) -> float | None:
