@@ -1573,8 +1573,8 @@ class SummaryQueries:
         depth = None if read[0] + read[1] <= _COMPARE_ALL_ROWS else max(4 * limit, _COMPARE_DEPTH)
         found, heads, counts = await self._compare(session, scopes, covers, limit, depth)
         bounds = [0, 0]
-        for period, listed, least in heads:
-            if listed == depth:
+        for period, full, least in heads:
+            if full:
                 bounds[period] += least
         values: list[tuple[int, Callable[[tuple[Any, ...]], int]]] = [
             (bounds[0], lambda row: int(row[1])),
@@ -1617,7 +1617,7 @@ class SummaryQueries:
         covers: tuple[Cover, Cover],
         limit: int,
         depth: int | None,
-    ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[int, int, int]], tuple[int, int] | None]:
+    ) -> tuple[list[list[tuple[Any, ...]]], list[tuple[int, bool, int]], tuple[int, int] | None]:
         """The four lists (top of A, top of B, risers, fallers) as (id, a, b, ms_a, ms_b), of
         the artists in the spans' top lists of `depth`, with per top list its period, length
         and last plays; or of every artist (`depth` None), with the artists of A and of B."""
@@ -1631,12 +1631,15 @@ class SummaryQueries:
             lists: list[AnySelect] = []
             for period, (scope, cover) in enumerate(zip(scopes, covers, strict=True)):
                 runs = [run for run in await self._span_runs(session, cover) if run.sign > 0]
+                # A year's list goes deep; a month's or a quarter's holds fewer plays per
+                # entry, so a shallower one bounds as well.
+                shallow = min(depth, max(4 * limit, _HEAD_DEPTH))
                 lists.extend(
-                    self._head(scope, run, first, period, depth)
+                    self._head(scope, run, first, period, depth if run.months == 12 else shallow)
                     for run in runs
                     for first in range(run.first, run.last + 1, run.months)
                 )
-                lists.append(_raw_head(raws[period], period, depth))
+                lists.append(_raw_head(raws[period], period, shallow))
             numbered = [
                 select(literal(n).label("list"), *head.subquery().c) for n, head in enumerate(lists)
             ]
@@ -1702,7 +1705,7 @@ class SummaryQueries:
                     func.min(heads.c.period),
                     func.count(),
                     func.min(heads.c.plays),
-                    literal(0),
+                    func.max(heads.c.depth),
                 ).group_by(heads.c.list)
             )
         else:
@@ -1717,13 +1720,13 @@ class SummaryQueries:
                 )
             )
         found: list[list[tuple[Any, ...]]] = [[] for _ in orders]
-        listed: list[tuple[int, int, int]] = []
+        listed: list[tuple[int, bool, int]] = []
         counts = None
         for row in (await session.execute(union_all(*ranked))).all():
             if int(row[0]) < len(orders):
                 found[int(row[0])].append(row[1:])
             elif heads is not None:
-                listed.append((int(row[2]), int(row[3]), int(row[4])))
+                listed.append((int(row[2]), int(row[3]) == int(row[5]), int(row[4])))
             else:
                 counts = (int(row[2]), int(row[3]))
         return found, listed, counts
@@ -1734,7 +1737,12 @@ class SummaryQueries:
             "artist", all_time=False, primary=False, span=run.months != MONTH
         )
         return (
-            select(literal(period).label("period"), key.label("id"), plays.label("plays"))
+            select(
+                literal(period).label("period"),
+                literal(depth).label("depth"),
+                key.label("id"),
+                plays.label("plays"),
+            )
             .where(
                 *self._span_at(table, run.months, first), table.item_kind.in_(self._kinds(scope))
             )
@@ -1946,7 +1954,12 @@ def _raw_head(raw: Any, period: int, depth: int) -> AnySelect:
     parts in `raw` (signed rows of (id, plays, ms); rows taken away are not counted)."""
     added = func.sum(case((raw.c.plays > 0, raw.c.plays), else_=0))
     return (
-        select(literal(period).label("period"), raw.c.id, added.label("plays"))
+        select(
+            literal(period).label("period"),
+            literal(depth).label("depth"),
+            raw.c.id,
+            added.label("plays"),
+        )
         .group_by(raw.c.id)
         .having(added > 0)
         .order_by(added.desc(), raw.c.id)
