@@ -834,7 +834,7 @@ class SummaryQueries:
         table, key, plays, _ms = _entity_columns(kind, all_time=False, primary=False)
         # A window inside one or two months has no whole month: its ids are all edge ids.
         whole_months = cover.lo is None or cover.hi is None or cover.lo < cover.hi
-        count = await self._linked_before(session, kind, item, cover) if whole_months else 0
+        linked = await self._linked_before(session, kind, item, cover) if whole_months else None
         # Per edge id: its net plays, and whether it is in the whole months when its row in
         # the month right after them says so (its previous month lies inside them); others
         # are looked up, each until its first row inside.
@@ -879,16 +879,20 @@ class SummaryQueries:
             edge_only = edge_only.where(
                 or_(edge.c.inside == 0, and_(edge.c.inside.is_(None), looked_up))
             )
-        return count + int((await session.execute(edge_only)).scalar_one())
+        counted: ColumnElement[Any] = edge_only.scalar_subquery()
+        if linked is not None:
+            counted = counted + linked.scalar_subquery()
+        return int((await session.execute(select(counted))).scalar_one())
 
     async def _linked_before(
         self, session: AsyncSession, kind: Kind, item: ItemKind, cover: Cover
-    ) -> int:
-        """How many month rows of the cover's whole months link back to a month before them
-        (or to none): its distinct ids, from the link counts of its months, quarters and years."""
+    ) -> AnySelect | None:
+        """SELECT of how many month rows of the cover's whole months link back to a month
+        before them (or to none): its distinct ids, from the link counts of its months,
+        quarters and years (None: no month holds a row)."""
         first, last = await self._plays_extent(session)
         if first is None or last is None:
-            return 0
+            return None
         lo = cover.lo if cover.lo is not None else month_of(first)
         hi = cover.hi if cover.hi is not None else month_of(last) + 1
         links = ListeningLinkCount
@@ -907,10 +911,9 @@ class SummaryQueries:
             for run in span_runs(lo, hi)
         ]
         if not parts:
-            return 0
+            return None
         counted = union_all(*parts).subquery()
-        stmt = select(func.coalesce(func.sum(counted.c.rows), 0))
-        return int((await session.execute(stmt)).scalar_one())
+        return select(func.coalesce(func.sum(counted.c.rows), 0))
 
     async def distinct_artists(self, session: AsyncSession, scope: PlayScope) -> int:
         """How many artists are credited on the scope's plays."""
