@@ -951,6 +951,19 @@ class SummaryQueries:
         """Plays, milliseconds, distinct tracks (0 unless asked), first and last play."""
         cover = await self._days(session, scope)
         counted = select(Play.played_at).where(*scope.conditions())
+        # The partial days and unfolded plays, counted from `plays` in the same statement.
+        raw_parts = [
+            select(Play.ms_played.label("ms")).where(*self._raw_where(scope, part))
+            for part in cover.raw
+            if part.folded or await self._has_unfolded(session)
+        ]
+        raw: list[Any] = [literal(0), literal(0)]
+        if raw_parts:
+            raw_plays = union_all(*raw_parts).cte("raw_plays")
+            raw = [
+                select(func.count()).select_from(raw_plays).scalar_subquery(),
+                select(func.coalesce(func.sum(raw_plays.c.ms), 0)).scalar_subquery(),
+            ]
         summed = select(
             select(func.coalesce(func.sum(ListeningDay.plays), 0))
             .where(*self._day_rows(scope, cover))
@@ -960,12 +973,10 @@ class SummaryQueries:
             .scalar_subquery(),
             counted.order_by(Play.played_at).limit(1).scalar_subquery(),
             counted.order_by(Play.played_at.desc()).limit(1).scalar_subquery(),
+            *raw,
         )
-        plays, ms, first, last = (await session.execute(summed)).one()
-        plays, ms = int(plays), int(ms)
-        for _played_at, played_ms, _source in await self._raw_plays(session, scope, cover):
-            plays += 1
-            ms += played_ms
+        day_plays, day_ms, first, last, raw_count, raw_ms = (await session.execute(summed)).one()
+        plays, ms = int(day_plays) + int(raw_count), int(day_ms) + int(raw_ms)
         distinct = await self._distinct(session, scope, "track") if plays and distinct_tracks else 0
         return Totals(plays, ms, distinct, first, last)
 
