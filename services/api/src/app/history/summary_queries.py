@@ -1570,13 +1570,15 @@ class SummaryQueries:
     ) -> ArtistComparison:
         """Top artists and artist counts of periods A and B, and the artists that changed most.
 
-        One statement ranks four ways the artists of the spans' own top lists (the periods'
-        months, quarters and years added, and their raw edges), each summed exactly in A and
-        in B by its id, and counts how deep the lists went. An artist in none of them has in
-        A at most the sum of the last plays of A's full lists: a list whose last entry beats
-        that is certain (a riser gains at most its plays in A, a faller loses at most those in
-        B). When one is not, every artist of both periods is summed instead. The whole
-        history as either period: from the all-time rows, as `top_artists`.
+        Periods of up to about a year: one statement sums every artist's plays in A and in B
+        (each period's months, quarters and years, added or taken away, and its raw edges),
+        ranks them four ways and counts them. Longer ones: the same statement over only the
+        artists in the spans' own top lists, summed exactly by id, which also tells how deep
+        each list went. An artist in none of them has in A at most the sum of the last plays
+        of A's full lists; a riser gains at most its plays in A and a faller loses at most
+        those in B: a list whose last entry beats its bound is certain. When one is not, every
+        artist is summed after all. The whole history as either period: from the all-time
+        rows, as `top_artists`.
         """
         scopes = (a, b)
         covers = (await self._months(session, a), await self._months(session, b))
