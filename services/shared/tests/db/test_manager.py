@@ -10,7 +10,11 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.manager import DatabaseManager, normalise_database_url
+from shared.db.manager import (
+    POSTGRES_PREPARED_STATEMENTS,
+    DatabaseManager,
+    normalise_database_url,
+)
 from shared.db.models import Play, User
 from testkit.factories import create_play, create_track, create_user
 from testkit.plugin import FreshDatabase
@@ -63,6 +67,16 @@ class TestPostgresSessionSettings:
             assert await session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
             assert await session.scalar(text("SHOW jit")) == "off"
             assert await session.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
+
+    async def test_every_connection_keeps_a_thousand_prepared_statements(
+        self, dialect: str, database: DatabaseManager
+    ) -> None:
+        if dialect != "postgresql":
+            pytest.skip("PostgreSQL prepared statements")
+        async with database.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            cache = raw.dbapi_connection._prepared_statement_cache  # type: ignore[union-attr]
+            assert cache.capacity == POSTGRES_PREPARED_STATEMENTS == 1000
 
 
 class TestBehaviourOnBothDialects:

@@ -41,6 +41,12 @@ POSTGRES_SESSION_SETTINGS = {
     "max_parallel_workers_per_gather": "0",
 }
 
+# How many prepared statements each PostgreSQL connection keeps (SQLAlchemy's default is 100).
+# The history answers alone are some hundreds of statements, each window's shape its own text:
+# with 100, a server answering every tool prepared most of them again on each request (one
+# more round trip and parse each), and a five-year comparison took 56 ms instead of 43.
+POSTGRES_PREPARED_STATEMENTS = 1000
+
 # Execution option naming the statement that opens a SQLite transaction.
 _SQLITE_BEGIN = "spotify_mcp_sqlite_begin"
 
@@ -88,7 +94,10 @@ class DatabaseManager:
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 pool_pre_ping=True,
-                connect_args={"server_settings": POSTGRES_SESSION_SETTINGS},
+                connect_args={
+                    "server_settings": POSTGRES_SESSION_SETTINGS,
+                    "prepared_statement_cache_size": POSTGRES_PREPARED_STATEMENTS,
+                },
             )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
