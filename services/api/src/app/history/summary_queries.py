@@ -310,14 +310,6 @@ class SummaryQueries:
             condition = column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
         return condition
 
-    def _listed(self, ids: Sequence[str]) -> Any:
-        """The ids as a table of one column, `value`, bound as one value (see `_among`)."""
-        if self._sqlite:
-            listed = bindparam(None, orjson.dumps(list(ids)).decode(), type_=String)
-            return func.json_each(listed).table_valued("value")
-        array = bindparam(None, list(ids), type_=ARRAY(String))
-        return func.unnest(array).table_valued("value").render_derived()
-
     def _kinds(self, scope: PlayScope) -> list[ItemKind]:
         return list(ItemKind) if scope.include_episodes else [ItemKind.TRACK]
 
@@ -649,24 +641,39 @@ class SummaryQueries:
     ) -> list[list[tuple[str, int]]]:
         parts: list[AnySelect] = []
         for run in runs:
-            table, key, plays, ms = _entity_columns(
-                kind, all_time=False, primary=primary_only, span=run.months != MONTH
-            )
             for first in range(run.first, run.last + 1, run.months):
-                head = (
-                    select(literal(len(parts)).label("list"), key.label("id"), plays.label("plays"))
-                    .where(*self._span_at(table, run.months, first), table.item_kind.in_(kinds))
-                    .where(plays > 0)
-                    .order_by(plays.desc(), ms.desc(), key)
-                    .limit(depth)
-                    .subquery()
+                head = self._span_head(
+                    kind, kinds, run, first, depth, primary_only, literal(len(parts)).label("list")
                 )
-                parts.append(select(head))
+                parts.append(select(head.subquery()))
         by_list: dict[int, list[tuple[str, int]]] = defaultdict(list)
         if parts:
             for listed, key_id, count in (await session.execute(union_all(*parts))).all():
                 by_list[int(listed)].append((key_id, int(count)))
         return list(by_list.values())
+
+    def _span_head(
+        self,
+        kind: Kind,
+        kinds: list[ItemKind],
+        run: SpanRun,
+        first: int,
+        depth: int,
+        primary_only: bool,
+        *labels: Any,
+    ) -> AnySelect:
+        """SELECT of (*labels, id, plays) of the `depth` most played ids of the span of `run`
+        starting at `first`."""
+        table, key, plays, ms = _entity_columns(
+            kind, all_time=False, primary=primary_only, span=run.months != MONTH
+        )
+        return (
+            select(*labels, key.label("id"), plays.label("plays"))
+            .where(*self._span_at(table, run.months, first), table.item_kind.in_(kinds))
+            .where(plays > 0)
+            .order_by(plays.desc(), ms.desc(), key)
+            .limit(depth)
+        )
 
     def _span_at(self, table: Any, months: int, first: int) -> list[ColumnElement[bool]]:
         """The user's rows of one month (`months` 1) or one quarter or year starting at `first`."""
@@ -719,9 +726,6 @@ class SummaryQueries:
     ) -> list[tuple[str, int, int]]:
         if cover.all_time:
             parts = self._entity_parts(scope, kind, cover, primary_only=primary_only, ids=ids)[:1]
-        elif ids is None:
-            runs = await self._span_runs(session, cover)
-            parts = [self._span_part(scope, kind, run, primary_only) for run in runs]
         else:
             parts = [
                 self._span_part(scope, kind, run, primary_only, ids)
@@ -1642,24 +1646,11 @@ class SummaryQueries:
             union_all(*self._raw_entity_parts(scope, "artist", cover)).cte(f"raw_{period}")
             for period, (scope, cover) in enumerate(zip(scopes, covers, strict=True))
         ]
-        heads = None
-        if depth is not None:
-            lists: list[AnySelect] = []
-            for period, (scope, cover) in enumerate(zip(scopes, covers, strict=True)):
-                runs = [run for run in await self._span_runs(session, cover) if run.sign > 0]
-                # A year's list goes deep; a month's or a quarter's holds fewer plays per
-                # entry, so a shallower one bounds as well.
-                shallow = min(depth, max(4 * limit, _HEAD_DEPTH))
-                lists.extend(
-                    self._head(scope, run, first, period, depth if run.months == 12 else shallow)
-                    for run in runs
-                    for first in range(run.first, run.last + 1, run.months)
-                )
-                lists.append(_raw_head(raws[period], period, shallow))
-            numbered = [
-                select(literal(n).label("list"), *head.subquery().c) for n, head in enumerate(lists)
-            ]
-            heads = union_all(*numbered).cte("heads")
+        heads = (
+            None
+            if depth is None
+            else await self._compare_heads(session, scopes, covers, raws, limit, depth)
+        )
         candidates = None if heads is None else select(heads.c.id)
         parts: list[AnySelect] = []
         for period, (scope, cover) in enumerate(zip(scopes, covers, strict=True)):
@@ -1747,25 +1738,43 @@ class SummaryQueries:
                 counts = (int(row[2]), int(row[3]))
         return found, listed, counts
 
-    def _head(self, scope: PlayScope, run: SpanRun, first: int, period: int, depth: int) -> Any:
-        """SELECT of (period, id, plays) of the `depth` most played artists of one span."""
-        table, key, plays, ms = _entity_columns(
-            "artist", all_time=False, primary=False, span=run.months != MONTH
-        )
-        return (
-            select(
-                literal(period).label("period"),
-                literal(depth).label("depth"),
-                key.label("id"),
-                plays.label("plays"),
-            )
-            .where(
-                *self._span_at(table, run.months, first), table.item_kind.in_(self._kinds(scope))
-            )
-            .where(plays > 0)
-            .order_by(plays.desc(), ms.desc(), key)
-            .limit(depth)
-        )
+    async def _compare_heads(
+        self,
+        session: AsyncSession,
+        scopes: tuple[PlayScope, PlayScope],
+        covers: tuple[Cover, Cover],
+        raws: list[Any],
+        limit: int,
+        depth: int,
+    ) -> Any:
+        """CTE of (list, period, depth, id, plays): the top lists of the spans each period
+        adds and of its raw edges (`raws`)."""
+        lists: list[AnySelect] = []
+        for period, (scope, cover) in enumerate(zip(scopes, covers, strict=True)):
+            runs = [run for run in await self._span_runs(session, cover) if run.sign > 0]
+            # A year's list goes deep; a month's or a quarter's holds fewer plays per entry,
+            # so a shallower one bounds as well.
+            shallow = min(depth, max(4 * limit, _HEAD_DEPTH))
+            for run in runs:
+                deep = depth if run.months == 12 else shallow
+                lists.extend(
+                    self._span_head(
+                        "artist",
+                        self._kinds(scope),
+                        run,
+                        first,
+                        deep,
+                        False,
+                        literal(period).label("period"),
+                        literal(deep).label("depth"),
+                    )
+                    for first in range(run.first, run.last + 1, run.months)
+                )
+            lists.append(_added_head(raws[period], period, shallow))
+        numbered = [
+            select(literal(n).label("list"), *head.subquery().c) for n, head in enumerate(lists)
+        ]
+        return union_all(*numbered).cte("heads")
 
     # -- one artist or track --------------------------------------------------------------
 
@@ -1962,11 +1971,11 @@ _MAX_CANDIDATES = 2_000
 _SUM_ALL_ROWS: dict[Kind, float] = {"artist": 9.0, "track": 3.0}
 """A top list over spans of up to this many months' worth of rows is summed whole in one
 statement (a year of artists; tracks, which come back less, over a quarter); over more, the
-months' own top lists bound the list."""
+spans' own top lists bound the list."""
 
 
-def _raw_head(raw: Any, period: int, depth: int) -> AnySelect:
-    """SELECT of (period, id, plays) of the `depth` ids with the most plays added by the raw
+def _added_head(raw: Any, period: int, depth: int) -> AnySelect:
+    """SELECT of (period, depth, id, plays) of the `depth` ids with the most plays added by the raw
     parts in `raw` (signed rows of (id, plays, ms); rows taken away are not counted)."""
     added = func.sum(case((raw.c.plays > 0, raw.c.plays), else_=0))
     return (
